@@ -1,0 +1,147 @@
+"""The decision: outcome, findings per stage in legal order, and everything needed to defend it."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+
+from .law.citations import CitedSource, VerificationTag
+from .vocab import BasisKind, ConditionCode, EffectKind, Outcome, Stage, StageStatus, WayForward
+
+SCHEMA_VERSION = "1"
+
+IsoDate = Annotated[date, PlainSerializer(lambda d: d.isoformat(), return_type=str)]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Finding(_Out):
+    """One rule that fired, with its reason in the request's terms and its sources."""
+
+    stage: Stage
+    rule_id: str
+    title: str
+    effect: EffectKind
+    requirements: list[str]
+    basis: BasisKind | None = None
+    reason: str
+    citations: list[CitedSource]
+    verification: VerificationTag
+
+
+class RequirementResult(_Out):
+    id: str
+    title: str
+    status: Literal["met", "failed", "refer", "unmet"]
+    satisfied_by: list[str] = Field(default_factory=list)
+    failed_by: list[str] = Field(default_factory=list)
+    referred_by: list[str] = Field(default_factory=list)
+    looked_for: list[str] = Field(default_factory=list, description="Rules in force that could have met it.")
+    reason: str | None = Field(default=None, description="Why it is unmet, when no rule met it.")
+
+
+class StageResult(_Out):
+    stage: Stage
+    title: str
+    status: StageStatus
+    requirements: list[RequirementResult] = Field(default_factory=list)
+
+
+class BasisFound(_Out):
+    kind: BasisKind
+    rule_id: str
+    title: str
+
+
+class MissingItem(_Out):
+    item: str = Field(description="The request field to supply.")
+    question: str
+    rule_ids: list[str]
+
+
+class AttachedCondition(_Out):
+    code: ConditionCode
+    text: str
+    rule_ids: list[str]
+
+
+class WayForwardItem(_Out):
+    code: WayForward
+    text: str
+
+
+class Decision(_Out):
+    """sharelaw's answer. ``decided_by`` names the rules that determined the outcome."""
+
+    outcome: Outcome
+    summary: str
+    as_at: IsoDate
+    legal_era: str
+    request_id: str | None = None
+    stages: list[StageResult]
+    findings: list[Finding]
+    decided_by: list[str]
+    basis: list[BasisFound] = Field(description="Stage-1 bases found, strongest first.")
+    conditions: list[AttachedCondition]
+    ways_forward: list[WayForwardItem]
+    missing: list[MissingItem]
+    unverified: list[str] = Field(description="Rules relied on whose law is not verified against the primary text.")
+    bundle_hash: str
+    engine_version: str
+    schema_version: str = SCHEMA_VERSION
+    evaluator: str
+
+    def explain(self) -> str:
+        """The decision as readable Markdown: for a practitioner, and for the file."""
+        out: list[str] = [f"# {self.outcome.label}", "", self.summary, ""]
+        out.append(f"*Law as at {self.as_at.isoformat()} ({self.legal_era}).*")
+        out.append("")
+        if self.basis:
+            out.append("## Basis relied on")
+            out.extend(f"- **{b.kind.label}**: {b.title} (`{b.rule_id}`)" for b in self.basis)
+            out.append("")
+        if self.missing:
+            out.append("## What is missing")
+            out.extend(f"- `{m.item}`: {m.question}" for m in self.missing)
+            out.append("")
+        if self.conditions:
+            out.append("## Conditions")
+            out.extend(f"- {c.text}" for c in self.conditions)
+            out.append("")
+        if self.ways_forward:
+            out.append("## Ways forward")
+            out.extend(f"- {w.text}" for w in self.ways_forward)
+            out.append("")
+        by_stage: dict[Stage, list[Finding]] = {}
+        for f in self.findings:
+            by_stage.setdefault(f.stage, []).append(f)
+        out.append("## Rationale, stage by stage")
+        for st in self.stages:
+            out.append("")
+            out.append(f"### {st.title}: {st.status.label}")
+            for f in by_stage.get(st.stage, []):
+                tag = "" if f.verification == "verified" else f" **[{f.verification.upper()}]**"
+                cites = "; ".join(c.markdown() for c in f.citations)
+                out.append(f"- {f.reason}{tag} ({cites}) `{f.rule_id}`")
+            for rq in st.requirements:
+                if rq.status == "unmet" and rq.reason:
+                    looked = f" Looked for: {', '.join(f'`{r}`' for r in rq.looked_for)}." if rq.looked_for else ""
+                    out.append(f"- {rq.reason}{looked}")
+        if self.unverified:
+            out.append("")
+            out.append(
+                "**Unverified law relied on**: "
+                + ", ".join(f"`{r}`" for r in self.unverified)
+                + ". These rules have not been checked against the primary text; take advice before relying on them."
+            )
+        out.append("")
+        out.append(
+            f"<sub>sharelaw {self.engine_version}, rules {self.bundle_hash[:19]}, evaluator {self.evaluator}. "
+            "Supports a decision; it is not legal advice.</sub>"
+        )
+        return "\n".join(out) + "\n"

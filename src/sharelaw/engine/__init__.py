@@ -1,0 +1,1 @@
+"""Running rules: the durable-rules binding and the staged pipeline that builds a Decision."""

@@ -1,0 +1,95 @@
+"""The only module that touches durable-rules. Read shared/engine-notes.md before changing it.
+
+How it stays safe (each point was measured on durable-rules 2.0.28):
+- the C binding is called directly; the ``durable.lang``/``Host`` layer is never used
+  (its timer threads race the core and have been seen to segfault);
+- the request is asserted as a *fact*, so every matching rule fires, and fired rules
+  are read back without Python callbacks;
+- a catch-all rule always fires, so no session is deleted without a fired rule;
+- one lock serialises every call into the core (which has no locks of its own), so at
+  most one session is live per ruleset, with a unique sid, and it is always deleted;
+- every value reaching the core is a validated string or bool (see rules/facts.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import uuid
+
+import durable_rules_engine as _core
+
+from ..errors import EngineError
+from ..rules.bundle import Segment
+from ..rules.compile import CATCH_ALL, compile_rules, engine_fact
+
+
+class DurableEvaluator:
+    """Fires the rules of a stage segment through the durable-rules C core."""
+
+    name = "durable"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._compiled: dict[tuple[str, int], tuple[int, list[str]]] = {}
+        self._sids = itertools.count(1)
+        self._prefix = f"sharelaw_{uuid.uuid4().hex[:12]}"
+
+    def _handle(self, segment: Segment) -> tuple[int, list[str]]:
+        key = (segment.stage.value, segment.index)
+        found = self._compiled.get(key)
+        if found is None:
+            definition, ids = compile_rules(segment.rules)
+            name = f"{self._prefix}_{segment.stage.value}_{segment.index}"
+            try:
+                handle = _core.create_ruleset(name, json.dumps(definition))
+            except Exception as exc:  # noqa: BLE001 - the core raises its own error type
+                raise EngineError(f"durable-rules refused the compiled {segment.key} ruleset: {exc}") from exc
+            found = (handle, ids)
+            self._compiled[key] = found
+        return found
+
+    def fire(self, segment: Segment, facts: dict[str, object]) -> list[str]:
+        fact = engine_fact(facts)
+        with self._lock:
+            handle, ids = self._handle(segment)
+            sid = str(next(self._sids))
+            fact["sid"] = sid
+            fact["id"] = "request"
+            payload = json.dumps(fact)
+            names: list[str] = []
+            try:
+                result = _core.assert_fact(handle, payload)
+                if result[0] != 0:
+                    raise EngineError(f"durable-rules did not accept the request fact (status {result[0]})")
+                state = result[1]
+                started = _core.start_action_for_state(handle, state)
+                message = started[1] if started else None
+                while message:
+                    names.append(message[2 : message.index('"', 2)])
+                    message = _core.complete_and_start_action(handle, state)
+            except EngineError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                raise EngineError(f"durable-rules failed while evaluating {segment.key}: {exc}") from exc
+            finally:
+                try:
+                    _core.delete_state(handle, sid)
+                except Exception as exc:  # noqa: BLE001
+                    raise EngineError(f"durable-rules could not delete session {sid}: {exc}") from exc
+        if not names or names[-1] != CATCH_ALL or names.count(CATCH_ALL) != 1:
+            raise EngineError(f"durable-rules returned an incomplete firing for {segment.key}: {names}")
+        try:
+            return [ids[int(n[1:])] for n in names[:-1]]
+        except (ValueError, IndexError) as exc:
+            raise EngineError(f"durable-rules returned an unknown rule name in {names}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            for handle, _ in self._compiled.values():
+                try:
+                    _core.delete_ruleset(handle)
+                except Exception:  # noqa: BLE001 - best effort at shutdown
+                    pass
+            self._compiled.clear()

@@ -1,0 +1,384 @@
+"""The stages in legal order, and how their findings combine into a Decision.
+
+docs/decision-semantics.md states these rules in prose; this module is their only
+implementation. In short:
+
+1. Each stage declares requirements. A requirement is *failed* if any fired rule fails
+   it, else *met* if any fired rule satisfies it, else *refer* if any fired rule refers
+   it, else *unmet*. Fail closed: what no rule meets is not met.
+2. A stage fails if any active requirement is failed or unmet, else refers if any is
+   refer, else passes; with no active requirement it is not engaged.
+3. Stage 1 failing means no power: ``must_not_share`` (ultra vires) and the later
+   stages are not evaluated. Otherwise every stage is evaluated.
+4. Any stage failed → ``must_not_share``; else any referred → ``refer``; else, if the
+   strongest stage-1 basis is a duty → ``must_share``; else ``may_share``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping
+
+from .._version import __version__
+from ..decision import (
+    AttachedCondition,
+    BasisFound,
+    Decision,
+    Finding,
+    MissingItem,
+    RequirementResult,
+    StageResult,
+    WayForwardItem,
+)
+from ..errors import EngineError, SharelawError
+from ..law.eras import era_on
+from ..request import SharingRequest, parse_request
+from ..rules.bundle import Bundle, Segment
+from ..rules.facts import FACTS, MISSING_ITEMS, request_facts
+from ..rules.model import Requirement, Rule
+from ..rules.reference import ReferenceEvaluator, holds
+from ..vocab import (
+    BASIS_RANK,
+    STAGE_ORDER,
+    BasisKind,
+    ConditionCode,
+    EffectKind,
+    Outcome,
+    Stage,
+    StageStatus,
+    WayForward,
+)
+
+_PLACEHOLDER = re.compile(r"\{([a-z_.]+)\}")
+_STATUTORY = {BasisKind.DUTY, BasisKind.EXPRESS_POWER, BasisKind.IMPLIED_POWER, BasisKind.GENERAL_POWER}
+
+
+@dataclass
+class _StageRun:
+    stage: Stage
+    status: StageStatus
+    requirements: list[RequirementResult] = field(default_factory=list)
+    shown: list[Rule] = field(default_factory=list)
+    fired: list[Rule] = field(default_factory=list)
+    active: dict[str, Requirement] = field(default_factory=dict)
+
+
+class Engine:
+    """Decides sharing requests against a rule bundle. Thread-safe; reuse one instance.
+
+    ``evaluator="durable"`` (the default) fires rules through durable-rules and, with
+    ``cross_check=True``, checks every firing against the plain-Python reference
+    evaluator: a disagreement raises ``EngineError`` instead of deciding.
+    """
+
+    def __init__(
+        self,
+        bundle: Bundle | None = None,
+        *,
+        evaluator: Literal["durable", "reference"] = "durable",
+        cross_check: bool = True,
+    ) -> None:
+        self.bundle = bundle if bundle is not None else Bundle.load()
+        if evaluator == "durable":
+            from .durable import DurableEvaluator
+
+            self._primary: Any = DurableEvaluator()
+            self._oracle = ReferenceEvaluator() if cross_check else None
+        elif evaluator == "reference":
+            self._primary = ReferenceEvaluator()
+            self._oracle = None
+        else:
+            raise ValueError(f"unknown evaluator {evaluator!r}")
+        self.evaluator = evaluator
+
+    # ------------------------------------------------------------------ public
+
+    def decide(self, request: SharingRequest | Mapping[str, Any]) -> Decision:
+        """Decide one request. Raises ``RequestError`` for bad input, ``EngineError`` on a fault."""
+        req = parse_request(request)
+        try:
+            return self._decide(req)
+        except SharelawError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - fail closed: never a decision after a fault
+            raise EngineError(f"internal error while deciding: {type(exc).__name__}: {exc}") from exc
+
+    def fired(self, request: SharingRequest | Mapping[str, Any]) -> dict[Stage, list[str]]:
+        """The rule ids each stage fired, in order (the differential-testing surface)."""
+        req = parse_request(request)
+        return {run.stage: [r.id for r in run.fired] for run in self._run(req)[0]}
+
+    def close(self) -> None:
+        self._primary.close()
+
+    # ------------------------------------------------------------------ stages
+
+    def _fire(self, segment: Segment, facts: dict[str, object]) -> list[str]:
+        ids = self._primary.fire(segment, facts)
+        if self._oracle is not None:
+            expected = self._oracle.fire(segment, facts)
+            if ids != expected:
+                raise EngineError(
+                    f"evaluators disagree on {segment.key}: durable-rules fired {ids}, reference fired {expected}"
+                )
+        return ids
+
+    def _run(self, req: SharingRequest) -> tuple[list[_StageRun], dict[str, object]]:
+        facts = request_facts(req)
+        runs: list[_StageRun] = []
+        stopped = False
+        for stage in STAGE_ORDER:
+            if stopped:
+                runs.append(_StageRun(stage, StageStatus.NOT_EVALUATED))
+                continue
+            segment = self.bundle.segment(stage, req.as_at)
+            fired = [self.bundle.rules[i] for i in self._fire(segment, facts)]
+            run = _combine(segment, fired, facts)
+            runs.append(run)
+            _establish(run, facts)
+            if stage is Stage.VIRES and run.status is StageStatus.FAIL:
+                stopped = True
+        return runs, facts
+
+    def _decide(self, req: SharingRequest) -> Decision:
+        runs, facts = self._run(req)
+        era = era_on(req.as_at)
+        statuses = [r.status for r in runs]
+        basis = _bases(runs[0])
+        if StageStatus.FAIL in statuses:
+            outcome = Outcome.MUST_NOT_SHARE
+        elif StageStatus.REFER in statuses:
+            outcome = Outcome.REFER
+        elif basis and basis[0].kind is BasisKind.DUTY:
+            outcome = Outcome.MUST_SHARE
+        else:
+            outcome = Outcome.MAY_SHARE
+
+        render = _Renderer(req, facts)
+        findings = [
+            Finding(
+                stage=run.stage,
+                rule_id=r.id,
+                title=r.title,
+                effect=r.effect.kind,
+                requirements=[q for q in r.requirements if q in run.active],
+                basis=r.effect.basis,
+                reason=render(r.reason),
+                citations=[c.resolve(req.as_at) for c in r.citations if c.applies_on(req.as_at)]
+                or [r.citations[0].resolve(req.as_at)],
+                verification=r.verification,
+            )
+            for run in runs
+            for r in run.shown
+        ]
+        stages = [
+            StageResult(
+                stage=run.stage,
+                title=run.stage.label,
+                status=run.status,
+                requirements=[
+                    rq if rq.reason is None else rq.model_copy(update={"reason": render(rq.reason)})
+                    for rq in run.requirements
+                ],
+            )
+            for run in runs
+        ]
+        decided_by = _decided_by(outcome, runs)
+        missing = _missing(runs) if outcome is Outcome.REFER else []
+        relied = set(decided_by) | {b.rule_id for b in basis}
+        unverified = [
+            r.id for run in runs for r in run.shown if r.id in relied and r.verification != "verified"
+        ]
+        return Decision(
+            outcome=outcome,
+            summary=_summary(outcome, runs, basis, missing, render),
+            as_at=req.as_at,
+            legal_era=era.label,
+            request_id=req.request_id,
+            stages=stages,
+            findings=findings,
+            decided_by=decided_by,
+            basis=basis,
+            conditions=_conditions(outcome, runs),
+            ways_forward=_ways_forward(outcome, runs, missing),
+            missing=missing,
+            unverified=unverified,
+            bundle_hash=self.bundle.content_hash,
+            engine_version=__version__,
+            evaluator=self.evaluator,
+        )
+
+
+# ---------------------------------------------------------------------- combination
+
+
+def _combine(segment: Segment, fired: list[Rule], facts: Mapping[str, object]) -> _StageRun:
+    active = {rq.id: rq for rq in segment.requirements if holds(rq.when, facts)}
+    results: list[RequirementResult] = []
+    for rq in active.values():
+        def by(kind: EffectKind) -> list[str]:
+            return [r.id for r in fired if r.effect.kind is kind and rq.id in r.requirements]
+
+        sat, fail, refer = by(EffectKind.SATISFIES), by(EffectKind.FAILS), by(EffectKind.REFERS)
+        status = "failed" if fail else "met" if sat else "refer" if refer else "unmet"
+        looked = (
+            [r.id for r in segment.rules if r.effect.kind is EffectKind.SATISFIES and rq.id in r.requirements]
+            if status == "unmet"
+            else []
+        )
+        results.append(
+            RequirementResult(
+                id=rq.id, title=rq.title, status=status, satisfied_by=sat, failed_by=fail, referred_by=refer,
+                looked_for=looked, reason=rq.unmet if status == "unmet" else None,
+            )
+        )
+    if not results:
+        status = StageStatus.NOT_ENGAGED
+    elif any(r.status in ("failed", "unmet") for r in results):
+        status = StageStatus.FAIL
+    elif any(r.status == "refer" for r in results):
+        status = StageStatus.REFER
+    else:
+        status = StageStatus.PASS
+    referring = {r.id for r in results if r.status == "refer"}
+
+    def shown(rule: Rule) -> bool:
+        reqs = rule.requirements
+        if not reqs:
+            return True
+        if rule.effect.kind is EffectKind.REFERS:
+            return any(q in referring for q in reqs)
+        return any(q in active for q in reqs)
+
+    return _StageRun(segment.stage, status, results, [r for r in fired if shown(r)], fired, active)
+
+
+def _bases(vires: _StageRun) -> list[BasisFound]:
+    met = {rq.id for rq in vires.requirements if rq.status == "met"}
+    found = [
+        r for r in vires.shown
+        if r.effect.kind is EffectKind.SATISFIES and r.effect.basis is not None and set(r.requirements) & met
+    ]
+    found.sort(key=lambda r: (BASIS_RANK[r.effect.basis], r.priority, r.order))
+    return [BasisFound(kind=r.effect.basis, rule_id=r.id, title=r.title) for r in found]
+
+
+def _establish(run: _StageRun, facts: dict[str, object]) -> None:
+    """Add what a stage established to the facts the next stages see."""
+    if run.stage is Stage.VIRES:
+        bases = _bases(run)
+        facts["vires.status"] = run.status.value
+        facts["vires.basis"] = bases[0].kind.value if bases else BasisKind.NONE.value
+        facts["vires.statutory"] = any(b.kind in _STATUTORY for b in bases)
+        met = {rq.id for rq in run.requirements if rq.status == "met"}
+        facts["vires.required_by_law"] = any(
+            r.effect.required_by_law and set(r.requirements) & met for r in run.shown
+        )
+    elif run.stage is Stage.HRA:
+        facts["hra.status"] = run.status.value
+    elif run.stage is Stage.CONFIDENCE:
+        facts["confidence.status"] = run.status.value
+
+
+def _decided_by(outcome: Outcome, runs: list[_StageRun]) -> list[str]:
+    out: list[str] = []
+    for run in runs:
+        for rq in run.requirements:
+            if outcome is Outcome.MUST_NOT_SHARE:
+                ids = rq.failed_by
+            elif outcome is Outcome.REFER:
+                ids = rq.referred_by if rq.status == "refer" else []
+            else:
+                ids = rq.satisfied_by
+            out.extend(i for i in ids if i not in out)
+    return out
+
+
+def _missing(runs: list[_StageRun]) -> list[MissingItem]:
+    items: dict[str, list[str]] = {}
+    for run in runs:
+        referring = {rq.id for rq in run.requirements if rq.status == "refer"}
+        for r in run.shown:
+            if r.effect.kind is EffectKind.REFERS and set(r.requirements) & referring:
+                for item in r.effect.missing:
+                    ids = items.setdefault(item, [])
+                    if r.id not in ids:
+                        ids.append(r.id)
+    return [MissingItem(item=k, question=MISSING_ITEMS[k], rule_ids=v) for k, v in items.items()]
+
+
+def _conditions(outcome: Outcome, runs: list[_StageRun]) -> list[AttachedCondition]:
+    found: dict[ConditionCode, list[str]] = {}
+    for run in runs:
+        for r in run.shown:
+            if r.effect.kind in (EffectKind.SATISFIES, EffectKind.NOTES):
+                for code in r.effect.conditions:
+                    found.setdefault(code, []).append(r.id)
+    if outcome is Outcome.MUST_NOT_SHARE:
+        found = {k: v for k, v in found.items() if k is ConditionCode.RECORD_DECISION}
+    return [AttachedCondition(code=k, text=k.label, rule_ids=v) for k, v in found.items()]
+
+
+def _ways_forward(outcome: Outcome, runs: list[_StageRun], missing: list[MissingItem]) -> list[WayForwardItem]:
+    if outcome in (Outcome.MAY_SHARE, Outcome.MUST_SHARE):
+        return []
+    codes: list[WayForward] = []
+    if missing and any(m.item.startswith("assessment.") for m in missing):
+        codes.append(WayForward.RECORD_ASSESSMENT)
+    for run in runs:
+        if run.status not in (StageStatus.FAIL, StageStatus.REFER):
+            continue
+        for r in run.shown:
+            codes.extend(r.effect.ways_forward)
+        for rq in run.requirements:
+            if rq.status != "met":
+                codes.extend(run.active[rq.id].ways_forward)
+    seen: list[WayForward] = []
+    for c in codes:
+        if c not in seen:
+            seen.append(c)
+    return [WayForwardItem(code=c, text=c.label) for c in seen]
+
+
+def _summary(outcome, runs, basis, missing, render) -> str:
+    who = render("{discloser} and {recipient}")
+    if outcome is Outcome.MUST_NOT_SHARE:
+        if runs[0].status is StageStatus.FAIL:
+            return render(
+                "No power to share was found: {discloser} must not share this information with {recipient}. "
+                "Without a power the sharing would be ultra vires, and consent cannot cure that."
+            )
+        failed = next(r for r in runs if r.status is StageStatus.FAIL)
+        reqs = [rq.title for rq in failed.requirements if rq.status in ("failed", "unmet")]
+        return render(
+            "{discloser} must not share this information with {recipient}: "
+            f"{failed.stage.label} is not satisfied ({'; '.join(reqs)})."
+        )
+    if outcome is Outcome.REFER:
+        items = ", ".join(m.item for m in missing) or "a fact or judgement"
+        return f"No decision yet for {who}: the practitioner must supply {items} before the law can be applied."
+    if outcome is Outcome.MUST_SHARE:
+        return render(
+            f"{{discloser}} must share this information with {{recipient}}: {basis[0].title} applies and every "
+            "stage passes, so withholding it would be inappropriate. Share subject to the conditions below."
+        )
+    strongest = basis[0].title if basis else "the bases found"
+    return render(
+        f"{{discloser}} may share this information with {{recipient}}, relying on {strongest}, "
+        "subject to the conditions below."
+    )
+
+
+class _Renderer:
+    """Fills ``{fact.name}`` placeholders with the request's values, as plain English."""
+
+    def __init__(self, req: SharingRequest, facts: Mapping[str, object]) -> None:
+        self.values: dict[str, str] = {name: FACTS[name].label(v) for name, v in facts.items() if name in FACTS}
+        self.values["discloser"] = req.discloser.name or f"the {req.discloser.kind.label}"
+        self.values["recipient"] = req.recipient.name or f"the {req.recipient.kind.label}"
+        self.values["as_at"] = req.as_at.isoformat()
+
+    def __call__(self, text: str) -> str:
+        out = _PLACEHOLDER.sub(lambda m: self.values.get(m.group(1), m.group(0)), text)
+        return out[:1].upper() + out[1:]

@@ -1,0 +1,1 @@
+"""The legal timeline and citations: facts about the law that do not depend on a request."""

@@ -1,0 +1,103 @@
+"""Citations: legislation (with point-in-time links), cases and guidance."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+LEGISLATION_BASE = "https://www.legislation.gov.uk/"
+
+
+#: Tags from the knowledge pack: [V] verified against the primary text, [S] secondary
+#: source only, [U] unverified. Anything short of "verified" is shown as such in rationales.
+VerificationTag = Literal["verified", "secondary", "unverified"]
+
+
+class Citation(BaseModel):
+    """One source for a rule, as written in a rule file.
+
+    Exactly one of ``legislation`` (a legislation.gov.uk identifier such as
+    ``ukpga/1989/41/section/47``), ``case`` or ``guidance`` names the source.
+    ``from``/``to`` limit the dates on which this citation is the right one (for
+    example EU GDPR until 31 December 2020, UK GDPR after).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    label: str = Field(
+        default="",
+        description="How the source is cited in prose, e.g. 'Children Act 1989 s47(9)'. Required for legislation; "
+        "defaults to the case citation or guidance title.",
+    )
+    legislation: str | None = Field(
+        default=None,
+        pattern=r"^(ukpga|uksi|eur|asp|wsi|nisi|ukla)/[0-9]{4}/[0-9A-Za-z]+(/[0-9A-Za-z-]+)*$",
+        description="legislation.gov.uk identifier; the URL is built point-in-time for the decision date.",
+    )
+    case: str | None = Field(default=None, description="Neutral or report citation of a judgment.")
+    guidance: str | None = Field(default=None, description="Title of the guidance document.")
+    paragraph: str | None = Field(default=None, description="Paragraph, rule or section of the guidance.")
+    url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="Fixed link. For legislation, only where legislation.gov.uk has no point-in-time text (EU GDPR before 2021).",
+    )
+    valid_from: date | None = Field(default=None, alias="from")
+    valid_to: date | None = Field(default=None, alias="to")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "Citation":
+        kinds = [k for k in ("legislation", "case", "guidance") if getattr(self, k)]
+        if len(kinds) != 1:
+            raise ValueError("a citation names exactly one of legislation, case or guidance")
+        if not self.label.strip():
+            if self.legislation:
+                raise ValueError("a legislation citation needs a label naming the Act and provision")
+            object.__setattr__(self, "label", self.case or self.guidance)
+        if self.guidance and not self.paragraph:
+            raise ValueError("a guidance citation needs the paragraph (or rule, or section) relied on")
+        if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
+            raise ValueError("citation 'to' is before 'from'")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "legislation" if self.legislation else "case" if self.case else "guidance"
+
+    def applies_on(self, as_at: date) -> bool:
+        return (self.valid_from is None or self.valid_from <= as_at) and (
+            self.valid_to is None or as_at <= self.valid_to
+        )
+
+    def resolve(self, as_at: date) -> "CitedSource":
+        if self.legislation and not self.url:
+            url = f"{LEGISLATION_BASE}{self.legislation}/{as_at.isoformat()}"
+        else:
+            url = self.url
+        return CitedSource(
+            kind=self.kind,
+            label=self.label,
+            url=url,
+            paragraph=self.paragraph,
+            case=self.case,
+        )
+
+
+class CitedSource(BaseModel):
+    """A citation as it appears in a decision: resolved for the decision date."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["legislation", "case", "guidance"]
+    label: str
+    url: str | None = None
+    paragraph: str | None = None
+    case: str | None = None
+
+    def markdown(self) -> str:
+        text = self.label
+        if self.paragraph:
+            text += f", {self.paragraph}"
+        return f"[{text}]({self.url})" if self.url else text

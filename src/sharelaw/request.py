@@ -1,0 +1,259 @@
+"""The typed sharing request: what a caller asks sharelaw to decide.
+
+Immutable, unknown fields rejected, "unknown" spelt out wherever a fact may be unknown.
+``parse_request`` turns any mapping into a request or raises ``RequestError`` naming
+every bad field.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any, Literal, Mapping
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    StrictBool,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from .errors import FieldError, RequestError
+from .law.eras import SCOPE_START
+from .vocab import (
+    PUBLIC_AUTHORITY_BY_DEFAULT,
+    AgencyKind,
+    ConsentGiver,
+    ConsentState,
+    DataCategory,
+    HarmLevel,
+    HarmTo,
+    Identifiability,
+    Interaction,
+    Judgement,
+    Purpose,
+    StatutoryRequest,
+    YesNoUnknown,
+)
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _as_at(value: Any) -> date:
+    if isinstance(value, date) and not hasattr(value, "hour"):
+        parsed = value
+    elif isinstance(value, str) and _ISO_DATE.match(value):
+        try:
+            parsed = date.fromisoformat(value)
+        except ValueError:
+            raise PydanticCustomError("date_invalid", "'{value}' is not a real calendar date", {"value": value})
+    else:
+        raise PydanticCustomError("date_type", "must be a date written YYYY-MM-DD")
+    if parsed < SCOPE_START:
+        raise PydanticCustomError(
+            "out_of_scope",
+            "{day} is before 1 March 2000: the law before the Data Protection Act 1998 came into force "
+            "is out of scope, and sharelaw does not guess it",
+            {"day": parsed.isoformat()},
+        )
+    return parsed
+
+
+AsAt = Annotated[
+    date,
+    PlainValidator(_as_at),
+    PlainSerializer(lambda d: d.isoformat(), return_type=str),
+    WithJsonSchema({"type": "string", "format": "date", "minimum": "2000-03-01"}),
+]
+
+
+def _age(value: Any) -> int | Literal["unknown"]:
+    if value == "unknown":
+        return "unknown"
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PydanticCustomError("age_type", "must be a whole number of years, or 'unknown'")
+    if not 0 <= value <= 130:
+        raise PydanticCustomError("age_range", "must be between 0 and 130 (got {value})", {"value": value})
+    return value
+
+
+Age = Annotated[
+    int | Literal["unknown"],
+    PlainValidator(_age),
+    WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0, "maximum": 130}, {"const": "unknown"}]}),
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+class Agency(_Model):
+    """A body taking part in the sharing."""
+
+    kind: AgencyKind
+    legal_entity: str = Field(
+        min_length=1,
+        max_length=200,
+        description="Identifier of the legal person. Two departments of one council share one legal entity.",
+    )
+    name: str | None = Field(default=None, max_length=200)
+    acts_as_public_authority: StrictBool | None = Field(
+        default=None,
+        description="Whether the body acts as a public authority for this sharing. Derived from the kind when omitted.",
+    )
+
+    @property
+    def public_authority(self) -> bool:
+        if self.acts_as_public_authority is not None:
+            return self.acts_as_public_authority
+        return PUBLIC_AUTHORITY_BY_DEFAULT[self.kind]
+
+
+class Subject(_Model):
+    """The person the information is about."""
+
+    age: Age
+    adult_at_risk: YesNoUnknown = Field(
+        default=YesNoUnknown.UNKNOWN,
+        description="Reasonable cause to suspect care and support needs, abuse or neglect, and inability to protect themselves.",
+    )
+    capacity: YesNoUnknown = Field(
+        default=YesNoUnknown.UNKNOWN,
+        description="Capacity (or, under 16, Gillick competence) to decide about this sharing.",
+    )
+
+
+class DataDescription(_Model):
+    categories: tuple[DataCategory, ...] = Field(min_length=1)
+    identifiability: Identifiability
+    in_confidence: YesNoUnknown = Field(description="Imparted in circumstances importing an obligation of confidence.")
+    already_public: YesNoUnknown
+
+    @model_validator(mode="after")
+    def _unique(self) -> "DataDescription":
+        if len(set(self.categories)) != len(self.categories):
+            raise ValueError("categories must not repeat")
+        return self
+
+
+class Consent(_Model):
+    state: ConsentState
+    given_by: ConsentGiver = ConsentGiver.NONE
+
+    @model_validator(mode="after")
+    def _giver(self) -> "Consent":
+        needs_giver = self.state in {
+            ConsentState.EXPLICIT_FOR_THIS,
+            ConsentState.EARLIER_COVERING,
+            ConsentState.IMPLIED_DIRECT_CARE,
+            ConsentState.REFUSED,
+            ConsentState.WITHDRAWN,
+        }
+        if needs_giver and self.given_by is ConsentGiver.NONE:
+            raise ValueError(f"given_by must say who gave, refused or withdrew consent when state is '{self.state}'")
+        if not needs_giver and self.given_by is not ConsentGiver.NONE:
+            raise ValueError(f"given_by must be 'none' when state is '{self.state}'")
+        return self
+
+
+class RiskOfHarm(_Model):
+    level: HarmLevel
+    to: HarmTo = HarmTo.NOT_APPLICABLE
+
+    @model_validator(mode="after")
+    def _target(self) -> "RiskOfHarm":
+        if self.level is HarmLevel.NONE and self.to is not HarmTo.NOT_APPLICABLE:
+            raise ValueError("to must be 'not_applicable' when level is 'none'")
+        if self.level not in (HarmLevel.NONE, HarmLevel.UNKNOWN) and self.to is HarmTo.NOT_APPLICABLE:
+            raise ValueError(f"to must name who is at risk when level is '{self.level}'")
+        return self
+
+
+class JudgementRecord(_Model):
+    """A practitioner's recorded judgement. A yes or no must give its reason."""
+
+    value: Judgement = Judgement.NOT_ASSESSED
+    reason: str = Field(default="", max_length=4000)
+
+    @model_validator(mode="after")
+    def _reasoned(self) -> "JudgementRecord":
+        if self.value is not Judgement.NOT_ASSESSED and not self.reason.strip():
+            raise ValueError("a recorded judgement of yes or no must give its reason")
+        return self
+
+
+class Assessment(_Model):
+    necessary: JudgementRecord = Field(
+        default_factory=JudgementRecord,
+        description="The sharing is necessary: there is no less intrusive way to achieve the purpose.",
+    )
+    proportionate: JudgementRecord = Field(
+        default_factory=JudgementRecord,
+        description="The interference with private life is proportionate to the aim (a fair balance).",
+    )
+    minimum_necessary: JudgementRecord = Field(
+        default_factory=JudgementRecord,
+        description="Only the minimum information necessary for the purpose is shared.",
+    )
+    public_interest: JudgementRecord = Field(
+        default_factory=JudgementRecord,
+        description="The public interest in sharing outweighs the public interest in confidence.",
+    )
+
+
+class SharingRequest(_Model):
+    """A request for a sharing decision, as at a date."""
+
+    as_at: AsAt = Field(description="The date whose law applies. sharelaw never reads the clock.")
+    interaction: Interaction
+    discloser: Agency
+    recipient: Agency
+    subject: Subject
+    purpose: Purpose
+    data: DataDescription
+    consent: Consent
+    risk_of_harm: RiskOfHarm
+    statutory_request: StatutoryRequest = StatutoryRequest.NONE
+    assessment: Assessment = Field(default_factory=Assessment)
+    request_id: str | None = Field(default=None, max_length=200, description="The caller's reference, echoed back.")
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts) or "<request>"
+
+
+def errors_from_validation(exc: ValidationError) -> list[FieldError]:
+    out = []
+    for err in exc.errors(include_url=False):
+        message = err["msg"]
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        out.append(FieldError(loc=_loc(err["loc"]), message=message, code=err["type"]))
+    return out
+
+
+def parse_request(data: Mapping[str, Any] | SharingRequest) -> SharingRequest:
+    """Validate ``data`` into a ``SharingRequest``, or raise ``RequestError`` listing every error."""
+    if isinstance(data, SharingRequest):
+        return data
+    if not isinstance(data, Mapping):
+        raise RequestError([FieldError("<request>", "a request must be a JSON object", "type_error")])
+    try:
+        return SharingRequest.model_validate(data)
+    except ValidationError as exc:
+        errors = errors_from_validation(exc)
+        code = "request_out_of_scope" if any(e.code == "out_of_scope" for e in errors) else None
+        raise RequestError(errors, code=code) from None

@@ -1,0 +1,180 @@
+"""A bundle: every rule file loaded together, checked across files, content-hashed,
+and cut into date segments so that the rules in force on any day are known at once.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import cached_property
+from pathlib import Path
+
+from ..errors import RulesetError, RulesetErrors
+from ..vocab import Stage
+from .loader import LoadedFile, discover, load_file
+from .model import Requirement, Rule
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+
+def default_ruleset_dir() -> Path:
+    """The shipped rulesets: inside the installed package, or at the repository root."""
+    packaged = PACKAGE_DIR / "rulesets"
+    if packaged.is_dir():
+        return packaged
+    repo = PACKAGE_DIR.parent.parent / "rulesets"
+    if repo.is_dir():
+        return repo
+    raise RulesetErrors([RulesetError("ruleset_schema_error", "the shipped rulesets were not found", file=str(packaged))])
+
+
+@dataclass(frozen=True)
+class Segment:
+    """The rules and requirements of one stage in force throughout [start, end]."""
+
+    stage: Stage
+    index: int
+    start: date | None
+    end: date | None
+    rules: tuple[Rule, ...]
+    requirements: tuple[Requirement, ...]
+
+    @property
+    def key(self) -> str:
+        return f"{self.stage.value}#{self.index}"
+
+
+class Bundle:
+    """Rule files loaded and checked together. Immutable once built."""
+
+    def __init__(self, files: list[LoadedFile], digests: list[tuple[str, str]], sources: dict[str, str]):
+        self.files = files
+        self._digests = digests
+        self.sources = sources  # relative path -> file text, for archiving
+        errors: list[RulesetError] = []
+        self.rules: dict[str, Rule] = {}
+        self.by_stage: dict[Stage, list[Rule]] = {s: [] for s in Stage}
+        self.requirements: dict[Stage, dict[str, Requirement]] = {s: {} for s in Stage}
+        self.file_windows: dict[str, tuple] = {}
+        file_ids: dict[str, str] = {}
+        for f in files:
+            if f.model.id in file_ids:
+                errors.append(RulesetError("ruleset_duplicate_id", f"ruleset id '{f.model.id}' also used by {file_ids[f.model.id]}", file=f.path, line=1))
+            file_ids[f.model.id] = f.path
+            self.file_windows[f.path] = f.model.in_force
+            for rq in f.requirements:
+                if rq.id in self.requirements[rq.stage]:
+                    errors.append(RulesetError("ruleset_duplicate_id", f"requirement '{rq.id}' already declared for stage {rq.stage.value}", file=f.path, line=rq.line))
+                self.requirements[rq.stage][rq.id] = rq
+            for r in f.rules:
+                if r.id in self.rules:
+                    other = self.rules[r.id]
+                    errors.append(RulesetError("ruleset_duplicate_id", f"rule id '{r.id}' also defined at {other.file}:{other.line}", file=f.path, line=r.line, rule_id=r.id))
+                    continue
+                self.rules[r.id] = r
+                self.by_stage[r.stage].append(r)
+        for stage, rules in self.by_stage.items():
+            for r in rules:
+                for req in r.requirements:
+                    if req not in self.requirements[stage]:
+                        errors.append(RulesetError(
+                            "ruleset_unknown_requirement",
+                            f"requirement '{req}' is not declared for stage {stage.value}",
+                            file=r.file, line=r.line, rule_id=r.id))
+        if errors:
+            raise RulesetErrors(errors)
+        for rules in self.by_stage.values():
+            rules.sort(key=lambda r: (r.priority, r.order))
+        self._boundaries = {s: self._cut(s) for s in Stage}
+        self._segments: dict[tuple[Stage, int], Segment] = {}
+        self._lock = threading.Lock()
+
+    # -------------------------------------------------------------- loading
+
+    @classmethod
+    def load(cls, *paths: str | Path) -> "Bundle":
+        roots = [Path(p) for p in paths] or [default_ruleset_dir()]
+        files: list[LoadedFile] = []
+        digests: list[tuple[str, str]] = []
+        sources: dict[str, str] = {}
+        errors: list[RulesetError] = []
+        order = 0
+        for root in roots:
+            for path in discover([root]):
+                rel = path.relative_to(root).as_posix() if root.is_dir() else path.name
+                if root.is_dir() and len(roots) > 1:
+                    rel = f"{root.name}/{rel}"
+                raw = path.read_bytes()
+                text = raw.decode("utf-8")
+                try:
+                    loaded = load_file(text, str(path), order_start=order)
+                except RulesetErrors as exc:
+                    errors.extend(exc.errors)
+                    continue
+                order += len(loaded.rules)
+                files.append(loaded)
+                digests.append((rel, hashlib.sha256(raw).hexdigest()))
+                sources[rel] = text
+        if errors:
+            raise RulesetErrors(errors)
+        return cls(files, digests, sources)
+
+    @cached_property
+    def content_hash(self) -> str:
+        """sha256 over the sorted (relative path, sha256 of file bytes) pairs, as canonical JSON."""
+        manifest = [{"path": p, "sha256": h} for p, h in sorted(self._digests)]
+        blob = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
+        return "sha256:" + hashlib.sha256(blob).hexdigest()
+
+    # -------------------------------------------------------------- time
+
+    def _windows(self, stage: Stage):
+        for r in self.by_stage[stage]:
+            yield r.in_force
+            yield self.file_windows[r.file]
+        for rq in self.requirements[stage].values():
+            yield rq.in_force
+            yield self.file_windows[rq.file]
+
+    def _cut(self, stage: Stage) -> list[date]:
+        points: set[date] = set()
+        for w in self._windows(stage):
+            points.add(w.start)
+            if w.end is not None:
+                points.add(w.end + timedelta(days=1))
+        return sorted(points)
+
+    def segment(self, stage: Stage, as_at: date) -> Segment:
+        bounds = self._boundaries[stage]
+        index = bisect.bisect_right(bounds, as_at)
+        seg = self._segments.get((stage, index))
+        if seg is None:
+            with self._lock:
+                seg = self._segments.get((stage, index))
+                if seg is None:
+                    seg = self._build_segment(stage, index)
+                    self._segments[(stage, index)] = seg
+        return seg
+
+    def _build_segment(self, stage: Stage, index: int) -> Segment:
+        bounds = self._boundaries[stage]
+        start = bounds[index - 1] if index > 0 else None
+        end = bounds[index] - timedelta(days=1) if index < len(bounds) else None
+        probe = start if start is not None else date.min
+
+        def live(window, file) -> bool:
+            return window.covers(probe) and self.file_windows[file].covers(probe)
+
+        rules = tuple(r for r in self.by_stage[stage] if live(r.in_force, r.file))
+        reqs = tuple(rq for rq in self.requirements[stage].values() if live(rq.in_force, rq.file))
+        return Segment(stage, index, start, end, rules, reqs)
+
+    def in_force(self, as_at: date) -> list[Rule]:
+        return [r for s in Stage for r in self.segment(s, as_at).rules]
+
+    def boundaries(self) -> list[date]:
+        return sorted({d for s in Stage for d in self._boundaries[s]})

@@ -1,0 +1,168 @@
+"""The facts that rules see: a flat, normalised, finite vocabulary.
+
+Every fact is either an enum (a string from a closed list) or a boolean. There are no
+numbers and no nulls: "unknown" is an explicit value and ages are reduced to the bands
+the law distinguishes. This keeps the durable-rules core away from its type pitfalls
+(lexical number comparison, null and missing-field semantics) and keeps the space of
+possible requests finite.
+
+Facts named ``<stage>.*`` are established by an earlier stage and visible only to the
+stages after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Iterable
+
+from ..request import SharingRequest
+from ..vocab import (
+    PURPOSE_KIND,
+    AgeBand,
+    AgencyKind,
+    BasisKind,
+    ConsentGiver,
+    ConsentState,
+    DataCategory,
+    HarmLevel,
+    HarmTo,
+    Identifiability,
+    Interaction,
+    Judgement,
+    Purpose,
+    SharingKind,
+    Stage,
+    StageStatus,
+    StatutoryRequest,
+    YesNoUnknown,
+    age_band,
+)
+
+
+@dataclass(frozen=True)
+class FactSpec:
+    name: str
+    values: tuple[str, ...] | None  # None for a boolean fact
+    description: str
+    from_stage: Stage = Stage.VIRES  # first stage whose rules may read it
+    enum: type[Enum] | None = None
+
+    @property
+    def is_bool(self) -> bool:
+        return self.values is None
+
+    def label(self, value: object) -> str:
+        if self.is_bool:
+            return "yes" if value else "no"
+        if self.enum is not None:
+            return getattr(self.enum(value), "label", str(value))
+        return str(value)
+
+
+def _enum(name: str, enum: type[Enum], description: str, from_stage: Stage = Stage.VIRES) -> FactSpec:
+    return FactSpec(name, tuple(m.value for m in enum), description, from_stage, enum)
+
+
+def _bool(name: str, description: str, from_stage: Stage = Stage.VIRES) -> FactSpec:
+    return FactSpec(name, None, description, from_stage)
+
+
+_SPECS: list[FactSpec] = [
+    _enum("interaction", Interaction, "Which sharing action of the decision matrix this is."),
+    _enum("purpose", Purpose, "The purpose of the sharing."),
+    _enum("sharing_kind", SharingKind, "Routine, service provision or child protection (derived from the purpose)."),
+    _enum("discloser.kind", AgencyKind, "The kind of body that holds and would disclose the information."),
+    _bool("discloser.public_authority", "The discloser acts as a public authority for this sharing."),
+    _enum("recipient.kind", AgencyKind, "The kind of body that would receive the information."),
+    _bool("recipient.public_authority", "The recipient acts as a public authority for this sharing."),
+    _bool("same_legal_entity", "Discloser and recipient are the same legal person (e.g. two departments of one council)."),
+    _enum("subject.age_band", AgeBand, "The person's age band."),
+    _enum("subject.adult_at_risk", YesNoUnknown, "The person is an adult at risk."),
+    _enum("subject.capacity", YesNoUnknown, "The person has capacity (or Gillick competence) to decide about this sharing."),
+    *[_bool(f"data.{c.value}", f"The information includes {c.label}.") for c in DataCategory],
+    _enum("data.identifiability", Identifiability, "Whether the information identifies the person."),
+    _enum("data.in_confidence", YesNoUnknown, "The information was imparted in confidence."),
+    _enum("data.already_public", YesNoUnknown, "The information is already in the public domain."),
+    _enum("consent.state", ConsentState, "The state of consent to this sharing."),
+    _enum("consent.given_by", ConsentGiver, "Who gave, refused or withdrew consent."),
+    _enum("risk.level", HarmLevel, "The level of risk of harm."),
+    _enum("risk.to", HarmTo, "Who is at risk."),
+    _enum("statutory_request", StatutoryRequest, "The statutory request or order the disclosure answers."),
+    _enum("assessment.necessary", Judgement, "Practitioner's judgement: the sharing is necessary."),
+    _enum("assessment.proportionate", Judgement, "Practitioner's judgement: the sharing is proportionate."),
+    _enum("assessment.minimum_necessary", Judgement, "Practitioner's judgement: only the minimum necessary is shared."),
+    _enum("assessment.public_interest", Judgement, "Practitioner's judgement: the public interest outweighs confidence."),
+    # established by stage 1 (vires)
+    _enum("vires.status", StageStatus, "Outcome of stage 1.", Stage.HRA),
+    _enum("vires.basis", BasisKind, "The strongest stage-1 basis found.", Stage.HRA),
+    _bool("vires.statutory", "Stage 1 found a basis in statute (a duty, an express, implied or general power).", Stage.HRA),
+    _bool("vires.required_by_law", "A stage-1 duty compels this disclosure (it is required by law).", Stage.HRA),
+    # established by stage 2 (HRA)
+    _enum("hra.status", StageStatus, "Outcome of stage 2.", Stage.CONFIDENCE),
+    # established by stage 3 (confidence)
+    _enum("confidence.status", StageStatus, "Outcome of stage 3.", Stage.DATA_PROTECTION),
+]
+
+FACTS: dict[str, FactSpec] = {spec.name: spec for spec in _SPECS}
+
+#: Request fields a referral can name as missing, with the question to put to the practitioner.
+MISSING_ITEMS: dict[str, str] = {
+    "assessment.necessary": "Is the sharing necessary, with no less intrusive way to achieve the purpose? Record yes or no, with the reason.",
+    "assessment.proportionate": "Is the sharing proportionate to its aim (a fair balance between the person's rights and the aim)? Record yes or no, with the reason.",
+    "assessment.minimum_necessary": "Is only the minimum necessary information being shared? Record yes or no, with the reason.",
+    "assessment.public_interest": "Does the public interest in sharing outweigh the public interest in confidence? Record yes or no, with the reason.",
+    "risk_of_harm.level": "What level of risk of harm is there (welfare concern, significant harm, risk to life)?",
+    "risk_of_harm.to": "Who is at risk?",
+    "data.in_confidence": "Was the information imparted in confidence?",
+    "data.already_public": "Is the information already in the public domain?",
+    "subject.age": "How old is the person?",
+    "subject.capacity": "Does the person have capacity (or, under 16, Gillick competence) to decide about this sharing?",
+    "subject.adult_at_risk": "Is there reasonable cause to suspect the adult is at risk (care and support needs, abuse or neglect, unable to protect themselves)?",
+    "purpose": "Which statutory function or legitimate aim does the sharing serve?",
+    "statutory_request": "Which statutory request or order, if any, does the disclosure answer?",
+}
+
+_PERSONAL = {Identifiability.IDENTIFIABLE, Identifiability.PSEUDONYMISED}
+
+
+def request_facts(req: SharingRequest) -> dict[str, object]:
+    """The normalised facts of a request: every fact in ``FACTS`` that is not stage-established."""
+    categories = set(req.data.categories)
+    facts: dict[str, object] = {
+        "interaction": req.interaction.value,
+        "purpose": req.purpose.value,
+        "sharing_kind": PURPOSE_KIND[req.purpose].value,
+        "discloser.kind": req.discloser.kind.value,
+        "discloser.public_authority": req.discloser.public_authority,
+        "recipient.kind": req.recipient.kind.value,
+        "recipient.public_authority": req.recipient.public_authority,
+        "same_legal_entity": req.discloser.legal_entity == req.recipient.legal_entity,
+        "subject.age_band": age_band(None if req.subject.age == "unknown" else req.subject.age).value,
+        "subject.adult_at_risk": req.subject.adult_at_risk.value,
+        "subject.capacity": req.subject.capacity.value,
+        "data.identifiability": req.data.identifiability.value,
+        "data.in_confidence": req.data.in_confidence.value,
+        "data.already_public": req.data.already_public.value,
+        "consent.state": req.consent.state.value,
+        "consent.given_by": req.consent.given_by.value,
+        "risk.level": req.risk_of_harm.level.value,
+        "risk.to": req.risk_of_harm.to.value,
+        "statutory_request": req.statutory_request.value,
+        "assessment.necessary": req.assessment.necessary.value.value,
+        "assessment.proportionate": req.assessment.proportionate.value.value,
+        "assessment.minimum_necessary": req.assessment.minimum_necessary.value.value,
+        "assessment.public_interest": req.assessment.public_interest.value.value,
+    }
+    for c in DataCategory:
+        facts[f"data.{c.value}"] = c in categories
+    return facts
+
+
+def visible_facts(stage: Stage) -> Iterable[FactSpec]:
+    order = list(Stage)
+    return (s for s in FACTS.values() if order.index(s.from_stage) <= order.index(stage))
+
+
+def is_personal(identifiability: Identifiability) -> bool:
+    return identifiability in _PERSONAL

@@ -1,0 +1,332 @@
+"""Rule files → a checked ``Bundle``. Errors name the file, line, rule and a stable code.
+
+Error codes (stable; documented in docs/rulesets.md):
+
+- ``ruleset_parse_error``        the file is not valid YAML
+- ``ruleset_duplicate_key``      a mapping repeats a key
+- ``ruleset_schema_error``       a field is missing, unknown or of the wrong type
+- ``ruleset_missing_citation``   a rule has no citation
+- ``ruleset_duplicate_id``       a rule, requirement or file id is used twice
+- ``ruleset_unknown_fact``       a condition names a fact that does not exist
+- ``ruleset_bad_value``          a condition compares a fact with a value it cannot take
+- ``ruleset_fact_not_available`` a condition reads a fact established only by a later stage
+- ``ruleset_bad_condition``      a condition is not of the documented form
+- ``ruleset_unknown_definition`` ``use:`` names an undefined (or circular) definition
+- ``ruleset_unknown_requirement`` an effect names a requirement its stage does not declare
+- ``ruleset_bad_effect``         an effect is inconsistent (e.g. a stage-1 power without a basis)
+- ``ruleset_bad_template``       a reason uses an unknown placeholder
+- ``ruleset_bad_dates``          a rule's dates fall outside its file's dates
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from ..errors import RulesetError, RulesetErrors
+from ..vocab import EffectKind, Stage
+from .facts import FACTS, MISSING_ITEMS
+from .model import All, AnyOf, Cond, Const, In, InForce, Not, Requirement, Rule, RulesetFile
+
+_PLACEHOLDER = re.compile(r"\{([a-z_.]+)\}")
+TEMPLATE_EXTRAS = {"discloser", "recipient", "as_at"}
+_OPS = {"in", "not_in", "eq", "ne"}
+
+
+# ------------------------------------------------------------------ YAML with lines
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans: only true/false are booleans, so the
+    vocabulary values yes, no, on and off stay strings."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+for _first in "tTfF":
+    _Loader.yaml_implicit_resolvers.setdefault(_first, []).insert(
+        0, ("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"))
+    )
+
+
+def _line_index(node: yaml.Node, path: tuple = (), index: dict | None = None, dupes: list | None = None):
+    index = {} if index is None else index
+    dupes = [] if dupes is None else dupes
+    index.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in seen:
+                dupes.append((key, key_node.start_mark.line + 1))
+            seen.add(key)
+            index[path + (key,)] = key_node.start_mark.line + 1
+            _line_index(value_node, path + (key,), index, dupes)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            index[path + (i,)] = item.start_mark.line + 1
+            _line_index(item, path + (i,), index, dupes)
+    return index, dupes
+
+
+@dataclass
+class _Source:
+    file: str
+    lines: dict[tuple, int]
+
+    def line(self, path: tuple) -> int | None:
+        path = tuple(path)
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get(())
+
+
+def read_yaml(text: str, file: str) -> tuple[Any, _Source]:
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise RulesetErrors([RulesetError("ruleset_parse_error", f"not valid YAML: {problem}", file=file, line=line)])
+    if node is None:
+        raise RulesetErrors([RulesetError("ruleset_schema_error", "the file is empty", file=file, line=1)])
+    lines, dupes = _line_index(node)
+    if dupes:
+        raise RulesetErrors(
+            [RulesetError("ruleset_duplicate_key", f"key '{k}' appears twice in one mapping", file=file, line=ln)
+             for k, ln in dupes]
+        )
+    return data, _Source(file, lines)
+
+
+# ------------------------------------------------------------------ conditions
+
+
+class _CondBuilder:
+    def __init__(self, stage: Stage, defs: Mapping[str, Any], src: _Source, errors: list, rule_id: str | None):
+        self.stage = stage
+        self.defs = defs
+        self.src = src
+        self.errors = errors
+        self.rule_id = rule_id
+        self.stage_index = list(Stage).index(stage)
+        self._defs_built: dict[str, Cond] = {}
+        self._building: set[str] = set()
+
+    def err(self, code: str, msg: str, path: tuple) -> Cond:
+        self.errors.append(RulesetError(code, msg, file=self.src.file, line=self.src.line(path), rule_id=self.rule_id))
+        return Const(False)
+
+    def build(self, raw: Any, path: tuple) -> Cond:
+        if raw is True or raw is False:
+            return Const(bool(raw))
+        if not isinstance(raw, Mapping) or not raw:
+            return self.err("ruleset_bad_condition", f"a condition must be true, false or a mapping, not {raw!r}", path)
+        keys = set(raw)
+        if keys & {"all", "any", "not", "use"}:
+            if len(raw) != 1:
+                return self.err("ruleset_bad_condition", "all/any/not/use must stand alone in their mapping", path)
+            (key, value), = raw.items()
+            if key in ("all", "any"):
+                if not isinstance(value, list) or not value:
+                    return self.err("ruleset_bad_condition", f"'{key}' takes a non-empty list", path)
+                items = tuple(self.build(v, path + (key, i)) for i, v in enumerate(value))
+                return All(items) if key == "all" else AnyOf(items)
+            if key == "not":
+                return Not(self.build(value, path + ("not",)))
+            return self.use(value, path + ("use",))
+        items = tuple(self.leaf(fact, value, path + (fact,)) for fact, value in raw.items())
+        return items[0] if len(items) == 1 else All(items)
+
+    def use(self, name: Any, path: tuple) -> Cond:
+        if not isinstance(name, str) or name not in self.defs:
+            return self.err("ruleset_unknown_definition", f"no definition named {name!r} in this file", path)
+        if name in self._defs_built:
+            return self._defs_built[name]
+        if name in self._building:
+            return self.err("ruleset_unknown_definition", f"definition {name!r} refers to itself", path)
+        self._building.add(name)
+        built = self.build(self.defs[name], ("define", name))
+        self._building.discard(name)
+        self._defs_built[name] = built
+        return built
+
+    def leaf(self, fact: str, value: Any, path: tuple) -> Cond:
+        spec = FACTS.get(fact)
+        if spec is None:
+            return self.err("ruleset_unknown_fact", f"unknown fact '{fact}' (see docs/rulesets.md for the list)", path)
+        if list(Stage).index(spec.from_stage) > self.stage_index:
+            return self.err(
+                "ruleset_fact_not_available",
+                f"fact '{fact}' is established by a later stage than {self.stage.value}",
+                path,
+            )
+        op, values = "in", [value]
+        if isinstance(value, Mapping):
+            if len(value) != 1 or next(iter(value)) not in _OPS:
+                return self.err("ruleset_bad_condition", f"a comparison is one of {sorted(_OPS)}", path)
+            (op, operand), = value.items()
+            if op in ("in", "not_in"):
+                if not isinstance(operand, list) or not operand:
+                    return self.err("ruleset_bad_condition", f"'{op}' takes a non-empty list", path)
+                values = operand
+            else:
+                values = [operand]
+        for v in values:
+            ok = isinstance(v, bool) if spec.is_bool else (isinstance(v, str) and v in spec.values)
+            if not ok:
+                expected = "true or false" if spec.is_bool else ", ".join(spec.values)
+                self.err("ruleset_bad_value", f"'{fact}' cannot be {v!r}; expected {expected}", path)
+        return In(fact, tuple(values), negated=op in ("not_in", "ne"))
+
+
+# ------------------------------------------------------------------ files
+
+
+def _schema_errors(exc: ValidationError, src: _Source, data: Any) -> list[RulesetError]:
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        rule_id = None
+        if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+            try:
+                rule_id = data["rules"][loc[1]].get("id")
+            except Exception:  # noqa: BLE001 - best effort only
+                rule_id = None
+        msg = err["msg"].removeprefix("Value error, ")
+        where = ".".join(str(p) for p in loc)
+        out.append(RulesetError("ruleset_schema_error", f"{where}: {msg}", file=src.file, line=src.line(loc), rule_id=rule_id))
+    return out
+
+
+@dataclass
+class LoadedFile:
+    path: str
+    model: RulesetFile
+    rules: list[Rule]
+    requirements: list[Requirement]
+
+
+def load_file(text: str, file: str, order_start: int = 0) -> LoadedFile:
+    data, src = read_yaml(text, file)
+    errors: list[RulesetError] = []
+    if not isinstance(data, Mapping):
+        raise RulesetErrors([RulesetError("ruleset_schema_error", "a rule file is a mapping", file=file, line=1)])
+    try:
+        model = RulesetFile.model_validate(data)
+    except ValidationError as exc:
+        raise RulesetErrors(_schema_errors(exc, src, data)) from None
+
+    stage = model.stage
+    req_ids: dict[str, int] = {}
+    requirements: list[Requirement] = []
+    for i, rq in enumerate(model.requirements):
+        path = ("requirements", i)
+        if rq.id in req_ids:
+            errors.append(RulesetError("ruleset_duplicate_id", f"requirement '{rq.id}' declared twice", file=file, line=src.line(path)))
+        req_ids[rq.id] = i
+        builder = _CondBuilder(stage, model.define, src, errors, None)
+        requirements.append(
+            Requirement(
+                id=rq.id, stage=stage, title=rq.title, when=builder.build(rq.when, path + ("when",)),
+                in_force=rq.in_force or model.in_force, unmet=rq.unmet, ways_forward=tuple(rq.ways_forward),
+                file=file, line=src.line(path),
+            )
+        )
+        _check_template(rq.unmet, src, path + ("unmet",), errors, None)
+
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for i, rf in enumerate(model.rules):
+        path = ("rules", i)
+        line = src.line(path)
+        builder = _CondBuilder(stage, model.define, src, errors, rf.id)
+        if rf.id in seen:
+            errors.append(RulesetError("ruleset_duplicate_id", f"rule id '{rf.id}' used twice", file=file, line=line, rule_id=rf.id))
+        seen.add(rf.id)
+        if not rf.citations:
+            errors.append(RulesetError("ruleset_missing_citation", "every rule needs at least one citation", file=file, line=line, rule_id=rf.id))
+        _check_effect(rf, stage, src, path, errors)
+        _check_template(rf.reason, src, path + ("reason",), errors, rf.id)
+        if not _within(rf.in_force, model.in_force):
+            errors.append(RulesetError(
+                "ruleset_bad_dates", "the rule's in_force dates fall outside its file's in_force dates",
+                file=file, line=src.line(path + ("in_force",)), rule_id=rf.id))
+        rules.append(
+            Rule(
+                id=rf.id, stage=stage, title=rf.title, in_force=rf.in_force, priority=rf.priority,
+                when=builder.build(rf.when, path + ("when",)), effect=rf.effect, citations=tuple(rf.citations),
+                verification=rf.verification, reason=rf.reason.strip(), file=file, line=line,
+                order=order_start + i, source=rf,
+            )
+        )
+    # definitions are checked even if unused
+    builder = _CondBuilder(stage, model.define, src, errors, None)
+    for name in model.define:
+        builder.use(name, ("define", name))
+    if errors:
+        raise RulesetErrors(errors)
+    return LoadedFile(file, model, rules, requirements)
+
+
+def _within(inner: InForce, outer: InForce) -> bool:
+    """A rule may predate its file (the law existed before the era began) but must overlap it."""
+    if inner.end is not None and inner.end < outer.start:
+        return False
+    return outer.end is None or inner.start <= outer.end
+
+
+def _check_effect(rf, stage: Stage, src: _Source, path: tuple, errors: list) -> None:
+    eff = rf.effect
+    where = path + ("effect",)
+
+    def bad(msg: str) -> None:
+        errors.append(RulesetError("ruleset_bad_effect", msg, file=src.file, line=src.line(where), rule_id=rf.id))
+
+    if eff.kind is not EffectKind.NOTES and not eff.requirement_ids():
+        bad(f"a '{eff.kind.value}' effect must name the requirement it affects")
+    if eff.basis is not None and stage is not Stage.VIRES:
+        bad("only stage-1 (vires) rules give a basis")
+    if stage is Stage.VIRES and eff.kind is EffectKind.SATISFIES and eff.basis is None:
+        bad("a stage-1 rule that satisfies a requirement must say which kind of basis it gives")
+    if eff.required_by_law and (stage is not Stage.VIRES or eff.basis is None or eff.basis.value != "duty"):
+        bad("required_by_law applies only to a stage-1 duty")
+    if eff.kind is EffectKind.REFERS and not eff.missing:
+        bad("a 'refers' effect must name what is missing")
+    if eff.kind is not EffectKind.REFERS and eff.missing:
+        bad("only a 'refers' effect names missing items")
+    for item in eff.missing:
+        if item not in MISSING_ITEMS:
+            bad(f"unknown missing item '{item}'; expected one of {', '.join(MISSING_ITEMS)}")
+
+
+def _check_template(text: str, src: _Source, path: tuple, errors: list, rule_id: str | None) -> None:
+    for name in _PLACEHOLDER.findall(text):
+        if name not in FACTS and name not in TEMPLATE_EXTRAS:
+            errors.append(RulesetError(
+                "ruleset_bad_template", f"reason uses unknown placeholder '{{{name}}}'",
+                file=src.file, line=src.line(path), rule_id=rule_id))
+
+
+def discover(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            files.extend(sorted(q for q in p.rglob("*.yaml") if q.is_file()))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise RulesetErrors([RulesetError("ruleset_schema_error", "no such file or directory", file=str(p))])
+    return files

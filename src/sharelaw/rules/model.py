@@ -1,0 +1,182 @@
+"""The rule-file format (pydantic models, source of the JSON Schema) and the loaded forms.
+
+A rule file is YAML with this shape (docs/rulesets.md explains each field)::
+
+    format: sharelaw/ruleset@1
+    id: national.vires
+    stage: vires
+    title: ...
+    in_force: {from: 2000-03-01}
+    requirements: [{id, title, when, unmet, ways_forward}]
+    define: {name: condition}
+    rules: [{id, title, in_force, priority, when, effect, citations, verification, reason}]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ..law.citations import Citation, VerificationTag
+from ..vocab import BasisKind, ConditionCode, EffectKind, Stage, WayForward
+
+RULE_ID = r"^[a-z0-9][a-z0-9_.-]*$"
+FORMAT = "sharelaw/ruleset@1"
+
+
+class _File(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class InForce(_File):
+    """Dates a rule (or file, or requirement) is in force: ``from`` and ``to`` inclusive."""
+
+    start: date = Field(alias="from")
+    end: date | None = Field(default=None, alias="to", description="Last day in force; omit while still in force.")
+    source: str | None = Field(default=None, description="Where the dates come from (commencement order etc.).")
+    verification: VerificationTag | None = Field(
+        default=None, description="Verification of the dates, where it differs from the rule's own tag."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "InForce":
+        if self.end is not None and self.end < self.start:
+            raise ValueError("in_force 'to' is before 'from'")
+        return self
+
+    def covers(self, day: date) -> bool:
+        return self.start <= day and (self.end is None or day <= self.end)
+
+
+#: A condition, as written: ``true``, ``{all: [...]}``, ``{any: [...]}``, ``{not: ...}``,
+#: ``{use: name}``, or ``{fact: value}`` / ``{fact: {in: [...]}}`` / ``{fact: {not_in: [...]}}``
+#: / ``{fact: {ne: value}}``. A mapping of several facts means all of them.
+ConditionSource = Any
+
+
+class EffectFile(_File):
+    kind: EffectKind
+    requirement: str | list[str] | None = Field(
+        default=None, description="The requirement(s) of the stage this rule satisfies, fails or refers."
+    )
+    basis: BasisKind | None = Field(default=None, description="Stage 1 only: the kind of basis a satisfying rule gives.")
+    required_by_law: bool = Field(
+        default=False, description="Stage 1 only: the duty compels this disclosure, so it is required by law."
+    )
+    conditions: list[ConditionCode] = Field(default_factory=list)
+    ways_forward: list[WayForward] = Field(default_factory=list)
+    missing: list[str] = Field(default_factory=list, description="refers only: the request fields needed.")
+
+    def requirement_ids(self) -> tuple[str, ...]:
+        if self.requirement is None:
+            return ()
+        return (self.requirement,) if isinstance(self.requirement, str) else tuple(self.requirement)
+
+
+class RuleFile(_File):
+    id: str = Field(pattern=RULE_ID)
+    title: str = Field(min_length=1)
+    in_force: InForce
+    priority: int = Field(default=100, ge=0, le=60000, description="Order of findings within a stage, lowest first.")
+    when: ConditionSource = Field(description="The condition over facts under which the rule fires.")
+    effect: EffectFile
+    citations: list[Citation] = Field(default_factory=list)
+    verification: VerificationTag
+    reason: str = Field(min_length=1, description="Plain-English reason; {fact.name} placeholders use the request.")
+    notes: str | None = None
+
+
+class RequirementFile(_File):
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    title: str = Field(min_length=1)
+    when: ConditionSource = True
+    in_force: InForce | None = None
+    unmet: str = Field(min_length=1, description="Reason given when no rule satisfies the requirement.")
+    ways_forward: list[WayForward] = Field(default_factory=list)
+
+
+class RulesetFile(_File):
+    format: Literal["sharelaw/ruleset@1"]
+    id: str = Field(pattern=RULE_ID)
+    stage: Stage
+    title: str = Field(min_length=1)
+    description: str | None = None
+    in_force: InForce
+    requirements: list[RequirementFile] = Field(default_factory=list)
+    define: dict[str, ConditionSource] = Field(default_factory=dict)
+    rules: list[RuleFile] = Field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------------
+# Loaded forms: conditions as a small AST, rules with their source position.
+# ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class In:
+    """``fact`` is (or, if ``negated``, is not) one of ``values``."""
+
+    fact: str
+    values: tuple[object, ...]
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class All:
+    items: tuple["Cond", ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    items: tuple["Cond", ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    item: "Cond"
+
+
+@dataclass(frozen=True)
+class Const:
+    value: bool
+
+
+Cond = In | All | AnyOf | Not | Const
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    stage: Stage
+    title: str
+    in_force: InForce
+    priority: int
+    when: Cond
+    effect: EffectFile
+    citations: tuple[Citation, ...]
+    verification: str
+    reason: str
+    file: str
+    line: int | None
+    order: int  # definition order within the stage, across files
+    source: RuleFile = field(repr=False, compare=False)
+
+    @property
+    def requirements(self) -> tuple[str, ...]:
+        return self.effect.requirement_ids()
+
+
+@dataclass(frozen=True)
+class Requirement:
+    id: str
+    stage: Stage
+    title: str
+    when: Cond
+    in_force: InForce
+    unmet: str
+    ways_forward: tuple[WayForward, ...]
+    file: str
+    line: int | None
