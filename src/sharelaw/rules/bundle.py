@@ -16,7 +16,7 @@ from pathlib import Path
 from ..errors import RulesetError, RulesetErrors
 from ..vocab import Stage
 from .loader import LoadedFile, discover, load_file
-from .model import Requirement, Rule
+from .model import InForce, Requirement, Rule
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -30,6 +30,16 @@ def default_ruleset_dir() -> Path:
     if repo.is_dir():
         return repo
     raise RulesetErrors([RulesetError("ruleset_schema_error", "the shipped rulesets were not found", file=str(packaged))])
+
+
+def _clip(inner: InForce, outer: InForce) -> tuple[date, date | None]:
+    start = max(inner.start, outer.start)
+    ends = [e for e in (inner.end, outer.end) if e is not None]
+    return start, (min(ends) if ends else None)
+
+
+def _overlap(a: tuple[date, date | None], b: tuple[date, date | None]) -> bool:
+    return (a[1] is None or b[0] <= a[1]) and (b[1] is None or a[0] <= b[1])
 
 
 @dataclass(frozen=True)
@@ -58,7 +68,7 @@ class Bundle:
         errors: list[RulesetError] = []
         self.rules: dict[str, Rule] = {}
         self.by_stage: dict[Stage, list[Rule]] = {s: [] for s in Stage}
-        self.requirements: dict[Stage, dict[str, Requirement]] = {s: {} for s in Stage}
+        self.requirements: dict[Stage, list[Requirement]] = {s: [] for s in Stage}
         self.file_windows: dict[str, tuple] = {}
         file_ids: dict[str, str] = {}
         for f in files:
@@ -67,9 +77,14 @@ class Bundle:
             file_ids[f.model.id] = f.path
             self.file_windows[f.path] = f.model.in_force
             for rq in f.requirements:
-                if rq.id in self.requirements[rq.stage]:
-                    errors.append(RulesetError("ruleset_duplicate_id", f"requirement '{rq.id}' already declared for stage {rq.stage.value}", file=f.path, line=rq.line))
-                self.requirements[rq.stage][rq.id] = rq
+                window = _clip(rq.in_force, f.model.in_force)
+                for other in self.requirements[rq.stage]:
+                    if other.id == rq.id and _overlap(window, _clip(other.in_force, self.file_windows[other.file])):
+                        errors.append(RulesetError(
+                            "ruleset_duplicate_id",
+                            f"requirement '{rq.id}' is already declared for stage {rq.stage.value} at {other.file}:{other.line} on overlapping dates",
+                            file=f.path, line=rq.line))
+                self.requirements[rq.stage].append(rq)
             for r in f.rules:
                 if r.id in self.rules:
                     other = self.rules[r.id]
@@ -78,9 +93,10 @@ class Bundle:
                 self.rules[r.id] = r
                 self.by_stage[r.stage].append(r)
         for stage, rules in self.by_stage.items():
+            declared = {rq.id for rq in self.requirements[stage]}
             for r in rules:
                 for req in r.requirements:
-                    if req not in self.requirements[stage]:
+                    if req not in declared:
                         errors.append(RulesetError(
                             "ruleset_unknown_requirement",
                             f"requirement '{req}' is not declared for stage {stage.value}",
@@ -136,7 +152,7 @@ class Bundle:
         for r in self.by_stage[stage]:
             yield r.in_force
             yield self.file_windows[r.file]
-        for rq in self.requirements[stage].values():
+        for rq in self.requirements[stage]:
             yield rq.in_force
             yield self.file_windows[rq.file]
 
@@ -170,7 +186,7 @@ class Bundle:
             return window.covers(probe) and self.file_windows[file].covers(probe)
 
         rules = tuple(r for r in self.by_stage[stage] if live(r.in_force, r.file))
-        reqs = tuple(rq for rq in self.requirements[stage].values() if live(rq.in_force, rq.file))
+        reqs = tuple(rq for rq in self.requirements[stage] if live(rq.in_force, rq.file))
         return Segment(stage, index, start, end, rules, reqs)
 
     def in_force(self, as_at: date) -> list[Rule]:

@@ -1,0 +1,268 @@
+"""The ``sharelaw`` command line.
+
+    sharelaw decide REQUEST.json [--format text|json|markdown] [--rules PATH ...]
+    sharelaw schema request|decision|ruleset
+    sharelaw rules list [--as-at YYYY-MM-DD] [--stage STAGE] [--format text|json] [--rules PATH ...]
+    sharelaw --version
+
+Exit codes: 0 done; 2 invalid input (request, JSON, rule files or usage), with every
+problem listed on stderr; 1 internal error. A decision is printed only with exit code 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from dateutil.parser import isoparse
+
+from . import default_engine
+from ._version import __version__
+from .decision import Decision
+from .engine.pipeline import Engine
+from .errors import EngineError, FieldError, RequestError, RulesetError
+from .request import SharingRequest, parse_request
+from .rules.bundle import Bundle
+from .rules.model import Rule, RulesetFile
+from .vocab import Stage
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_INPUT = 2
+
+SCHEMAS = {
+    "request": lambda: SharingRequest.model_json_schema(mode="validation"),
+    "decision": lambda: Decision.model_json_schema(mode="serialization"),
+    "ruleset": lambda: RulesetFile.model_json_schema(mode="validation"),
+}
+
+
+class InputError(Exception):
+    """Bad input other than the request itself: every line is printed on stderr."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+# ---------------------------------------------------------------------- entry point
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors
+        return exc.code if isinstance(exc.code, int) else EXIT_INPUT
+    try:
+        output = args.run(args)
+    except RequestError as exc:
+        report_request_error(exc, json_output=getattr(args, "format", None) == "json")
+        return EXIT_INPUT
+    except InputError as exc:
+        for line in exc.lines:
+            print(line, file=sys.stderr)
+        return EXIT_INPUT
+    except EngineError as exc:
+        print(f"internal error: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+    except Exception as exc:  # noqa: BLE001 - never a decision after a fault
+        print(f"internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+    # Printed only once everything has succeeded, so a failure never leaves partial output.
+    sys.stdout.write(output)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sharelaw",
+        description="Decide whether a public agency in England may, must or must not share a person's "
+        "information, stage by stage, citing the law. Supports a decision; it is not legal advice.",
+    )
+    parser.add_argument("--version", action="version", version=f"sharelaw {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    decide = commands.add_parser("decide", help="decide a sharing request")
+    decide.add_argument("request", metavar="REQUEST.json", help="the request as JSON; '-' reads standard input")
+    decide.add_argument("--format", choices=["text", "json", "markdown"], default="text")
+    add_rules_option(decide)
+    decide.set_defaults(run=run_decide)
+
+    schema = commands.add_parser("schema", help="print a JSON Schema")
+    schema.add_argument("which", choices=sorted(SCHEMAS))
+    schema.set_defaults(run=run_schema)
+
+    rules = commands.add_parser("rules", help="inspect the rules")
+    rules_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="COMMAND")
+    listing = rules_commands.add_parser("list", help="list the rules, optionally only those in force on a day")
+    listing.add_argument("--as-at", type=iso_date, metavar="YYYY-MM-DD", help="only rules in force on this day")
+    listing.add_argument("--stage", choices=[s.value for s in Stage])
+    listing.add_argument("--format", choices=["text", "json"], default="text")
+    add_rules_option(listing)
+    listing.set_defaults(run=run_rules_list)
+    return parser
+
+
+def add_rules_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rules",
+        nargs="+",
+        action="extend",
+        metavar="PATH",
+        help="rule files or directories to use instead of the shipped rules",
+    )
+
+
+def iso_date(text: str) -> date:
+    try:
+        return isoparse(text).date()
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date written YYYY-MM-DD") from None
+
+
+# ---------------------------------------------------------------------- commands
+
+
+def run_decide(args: argparse.Namespace) -> str:
+    request = parse_request(read_request(args.request))
+    if args.rules:
+        engine = Engine(load_bundle(args.rules))
+        try:
+            decision = engine.decide(request)
+        finally:
+            engine.close()
+    else:
+        decision = default_engine().decide(request)
+    if args.format == "json":
+        return to_json(decision.model_dump(mode="json"))
+    if args.format == "markdown":
+        return decision.explain()
+    return render_text(decision)
+
+
+def run_schema(args: argparse.Namespace) -> str:
+    return to_json(SCHEMAS[args.which]())
+
+
+def run_rules_list(args: argparse.Namespace) -> str:
+    bundle = load_bundle(args.rules) if args.rules else default_engine().bundle
+    stages = [Stage(args.stage)] if args.stage else list(Stage)
+    rules: list[Rule] = []
+    for stage in stages:
+        if args.as_at is None:
+            rules.extend(bundle.by_stage[stage])
+        else:
+            rules.extend(bundle.segment(stage, args.as_at).rules)
+    rows = [
+        {
+            "id": r.id,
+            "stage": r.stage.value,
+            "from": r.in_force.start.isoformat(),
+            "to": r.in_force.end.isoformat() if r.in_force.end else None,
+            "verification": r.verification,
+            "title": r.title,
+        }
+        for r in rules
+    ]
+    if args.format == "json":
+        as_at = args.as_at.isoformat() if args.as_at else None
+        return to_json({"as_at": as_at, "bundle_hash": bundle.content_hash, "rules": rows})
+    return render_rule_table(rows)
+
+
+# ---------------------------------------------------------------------- input
+
+
+def read_request(name: str) -> Any:
+    """The request file (or stdin for '-') parsed as JSON; RequestError if it cannot be."""
+    label = "standard input" if name == "-" else name
+    try:
+        raw: str | bytes = sys.stdin.read() if name == "-" else Path(name).read_bytes()
+    except (OSError, UnicodeDecodeError) as exc:
+        message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        error = FieldError("<request>", f"cannot read {label}: {message}", "file_unreadable")
+        raise RequestError([error], code="request_unreadable") from None
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad encoding, nested too deeply
+        error = FieldError("<request>", f"{label} is not valid JSON: {exc}", "json_invalid")
+        raise RequestError([error], code="request_not_json") from None
+
+
+def load_bundle(paths: list[str]) -> Bundle:
+    """A bundle from the user's rule files; InputError listing every problem if invalid."""
+    try:
+        bundle = Bundle.load(*paths)
+    except RulesetError as exc:
+        raise InputError(exc.render().splitlines()) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError([f"error: cannot read the rule files: {exc}"]) from None
+    if not bundle.files:
+        raise InputError([f"error: no rule files (*.yaml) found in {', '.join(paths)}"])
+    return bundle
+
+
+def report_request_error(exc: RequestError, *, json_output: bool) -> None:
+    print(f"error: {exc.code}: {len(exc.errors)} error(s) in the request", file=sys.stderr)
+    for error in exc.errors:
+        print(str(error), file=sys.stderr)
+    if json_output:
+        sys.stdout.write(to_json(exc.to_dict()))
+
+
+# ---------------------------------------------------------------------- output
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_text(d: Decision) -> str:
+    """A compact summary of a decision, for a terminal."""
+    out = [f"{d.outcome.label} ({d.outcome.value})", d.summary, f"Law as at {d.as_at.isoformat()} ({d.legal_era})."]
+    if d.request_id:
+        out.append(f"Request: {d.request_id}")
+    sections = [
+        ("Basis", [f"{b.kind.label}: {b.title} [{b.rule_id}]" for b in d.basis]),
+        ("Missing", [f"{m.item}: {m.question}" for m in d.missing]),
+        ("Conditions", [c.text for c in d.conditions]),
+        ("Ways forward", [w.text for w in d.ways_forward]),
+    ]
+    for heading, items in sections:
+        if items:
+            out.append("")
+            out.append(f"{heading}:")
+            out.extend(f"  - {item}" for item in items)
+    for stage in d.stages:
+        out.append("")
+        out.append(f"{stage.title}: {stage.status.label}")
+        for f in d.findings:
+            if f.stage is not stage.stage:
+                continue
+            tag = "" if f.verification == "verified" else f" [{f.verification.upper()}]"
+            out.append(f"  - {f.rule_id}{tag}: {f.reason}")
+            if f.citations:
+                cite = f.citations[0]
+                out.append(f"    {cite.label}" + (f" <{cite.url}>" if cite.url else ""))
+        for rq in stage.requirements:
+            if rq.status == "unmet" and rq.reason:
+                out.append(f"  - unmet: {rq.reason}")
+    if d.unverified:
+        out.append("")
+        out.append("Unverified law relied on: " + ", ".join(d.unverified))
+    out.append("")
+    out.append(f"sharelaw {d.engine_version}, rules {d.bundle_hash}, evaluator {d.evaluator}. Not legal advice.")
+    return "\n".join(out) + "\n"
+
+
+def render_rule_table(rows: list[dict[str, Any]]) -> str:
+    columns = ["id", "stage", "from", "to", "verification", "title"]
+    table = [columns] + [[row[c] or "-" for c in columns] for row in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(columns) - 1)]
+    lines = ["  ".join([cell.ljust(w) for cell, w in zip(line, widths)] + [line[-1]]) for line in table]
+    return "\n".join(lines) + "\n" + f"{len(rows)} rule(s)\n"
