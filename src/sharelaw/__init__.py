@@ -20,6 +20,7 @@ from .errors import EngineError, FieldError, RequestError, RulesetError, Ruleset
 from .law.eras import Era, era_on
 from .request import SharingRequest, parse_request
 from .rules.bundle import Bundle
+from . import scenarios
 from .vocab import Outcome, Stage
 
 __all__ = sorted(
@@ -44,6 +45,7 @@ __all__ = sorted(
         "default_engine",
         "era_on",
         "parse_request",
+        "scenarios",
     ]
 )
 

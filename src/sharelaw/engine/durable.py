@@ -8,7 +8,10 @@ How it stays safe (each point was measured on durable-rules 2.0.28):
 - a catch-all rule always fires, so no session is deleted without a fired rule;
 - one lock serialises every call into the core (which has no locks of its own), so at
   most one session is live per ruleset, with a unique sid, and it is always deleted;
-- every value reaching the core is a validated string or bool (see rules/facts.py).
+- every value reaching the core is a validated string or bool (see rules/facts.py);
+- a rule whose condition has an ``$or`` with several matching branches is activated
+  once per branch (found by the runtime cross-check): a rule fires if any branch
+  matches, so repeated activations are collapsed, keeping the first.
 """
 
 from __future__ import annotations
@@ -81,7 +84,8 @@ class DurableEvaluator:
         if not names or names[-1] != CATCH_ALL or names.count(CATCH_ALL) != 1:
             raise EngineError(f"durable-rules returned an incomplete firing for {segment.key}: {names}")
         try:
-            return [ids[int(n[1:])] for n in names[:-1]]
+            positions = [int(n[1:]) for n in names[:-1]]
+            return [ids[p] for p in dict.fromkeys(positions)]
         except (ValueError, IndexError) as exc:
             raise EngineError(f"durable-rules returned an unknown rule name in {names}") from exc
 
