@@ -47,3 +47,11 @@ def test_withdrawn_consent_is_not_relied_on() -> None:
     assert not any("consent" in rid and "refused" not in rid for rid in relied)
     assert any(f.rule_id == "confidence.consent_refused_or_withdrawn" for f in decision.findings)
     assert {w.code.value for w in decision.ways_forward} >= {"anonymise"}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_decisions_are_valid_models(name: str) -> None:
+    """The engine builds decisions without re-validating them (for speed); prove they are valid."""
+    decision = sharelaw.decide(json.loads((EXAMPLES / name).read_text()))
+    dumped = decision.model_dump(mode="json")
+    assert sharelaw.Decision.model_validate(dumped).model_dump(mode="json") == dumped

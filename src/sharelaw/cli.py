@@ -67,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.lines:
             print(line, file=sys.stderr)
         return EXIT_INPUT
+    except RulesetError as exc:  # the user's rule files become InputError; these are the shipped ones
+        print("internal error: the shipped rules are invalid:", file=sys.stderr)
+        print(exc.render(), file=sys.stderr)
+        return EXIT_INTERNAL
     except EngineError as exc:
         print(f"internal error: {exc}", file=sys.stderr)
         return EXIT_INTERNAL

@@ -289,6 +289,10 @@ class ConditionCode(Labelled):
     USE_LIMITED_TO_PURPOSE = "use_limited_to_purpose", (
         "The recipient may use the information only for the purpose for which it was disclosed."
     )
+    COMPATIBLE_PURPOSE = "compatible_purpose", (
+        "Check that this purpose is compatible with the purpose for which the information was obtained, "
+        "or that an exemption relaxes purpose limitation; record which."
+    )
     CALDICOTT = "caldicott", "Apply the Caldicott principles: justify the purpose, need to know, minimum necessary."
 
 

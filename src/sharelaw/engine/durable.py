@@ -25,7 +25,7 @@ import durable_rules_engine as _core
 
 from ..errors import EngineError
 from ..rules.bundle import Segment
-from ..rules.compile import CATCH_ALL, compile_rules, engine_fact
+from ..rules.compile import CATCH_ALL, compile_rules, engine_fact, engine_key
 
 
 class DurableEvaluator:
@@ -35,11 +35,11 @@ class DurableEvaluator:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._compiled: dict[tuple[str, int], tuple[int, list[str]]] = {}
+        self._compiled: dict[tuple[str, int], tuple[int, list[str], tuple[tuple[str, str], ...]]] = {}
         self._sids = itertools.count(1)
         self._prefix = f"sharelaw_{uuid.uuid4().hex[:12]}"
 
-    def _handle(self, segment: Segment) -> tuple[int, list[str]]:
+    def _handle(self, segment: Segment) -> tuple[int, list[str], tuple[tuple[str, str], ...]]:
         key = (segment.stage.value, segment.index)
         found = self._compiled.get(key)
         if found is None:
@@ -49,14 +49,14 @@ class DurableEvaluator:
                 handle = _core.create_ruleset(name, json.dumps(definition))
             except Exception as exc:  # noqa: BLE001 - the core raises its own error type
                 raise EngineError(f"durable-rules refused the compiled {segment.key} ruleset: {exc}") from exc
-            found = (handle, ids)
+            found = (handle, ids, tuple((name, engine_key(name)) for name in segment.facts_read))
             self._compiled[key] = found
         return found
 
     def fire(self, segment: Segment, facts: dict[str, object]) -> list[str]:
-        fact = engine_fact(facts)
         with self._lock:
-            handle, ids = self._handle(segment)
+            handle, ids, read = self._handle(segment)
+            fact = engine_fact(facts, read)
             sid = str(next(self._sids))
             fact["sid"] = sid
             fact["id"] = "request"

@@ -22,6 +22,7 @@ from typing import Any, Literal, Mapping
 
 from .._version import __version__
 from ..decision import (
+    SCHEMA_VERSION,
     AttachedCondition,
     BasisFound,
     Decision,
@@ -37,7 +38,7 @@ from ..request import SharingRequest, parse_request
 from ..rules.bundle import Bundle, Segment
 from ..rules.facts import FACTS, MISSING_ITEMS, request_facts
 from ..rules.model import Requirement, Rule
-from ..rules.reference import ReferenceEvaluator, holds
+from ..rules.reference import ReferenceEvaluator
 from ..vocab import (
     BASIS_RANK,
     STAGE_ORDER,
@@ -91,6 +92,7 @@ class Engine:
         else:
             raise ValueError(f"unknown evaluator {evaluator!r}")
         self.evaluator = evaluator
+        self._citation_cache: dict[tuple[str, object], list] = {}
 
     # ------------------------------------------------------------------ public
 
@@ -157,7 +159,7 @@ class Engine:
 
         render = _Renderer(req, facts)
         findings = [
-            Finding(
+            Finding.build(
                 stage=run.stage,
                 rule_id=r.id,
                 title=r.title,
@@ -165,15 +167,14 @@ class Engine:
                 requirements=[q for q in r.requirements if q in run.active],
                 basis=r.effect.basis,
                 reason=render(r.reason),
-                citations=[c.resolve(req.as_at) for c in r.citations if c.applies_on(req.as_at)]
-                or [r.citations[0].resolve(req.as_at)],
+                citations=self._citations(r, req.as_at),
                 verification=r.verification,
             )
             for run in runs
             for r in run.shown
         ]
         stages = [
-            StageResult(
+            StageResult.build(
                 stage=run.stage,
                 title=run.stage.label,
                 status=run.status,
@@ -190,7 +191,7 @@ class Engine:
         unverified = [
             r.id for run in runs for r in run.shown if r.id in relied and r.verification != "verified"
         ]
-        return Decision(
+        return Decision.build(
             outcome=outcome,
             summary=_summary(outcome, runs, basis, missing, render),
             as_at=req.as_at,
@@ -207,30 +208,45 @@ class Engine:
             bundle_hash=self.bundle.content_hash,
             engine_version=__version__,
             evaluator=self.evaluator,
+            schema_version=SCHEMA_VERSION,
         )
+
+
+    def _citations(self, rule: Rule, as_at) -> list:
+        """A rule's citations resolved for a day (cached: they depend on nothing else)."""
+        key = (rule.id, as_at)
+        found = self._citation_cache.get(key)
+        if found is None:
+            found = [c.resolve(as_at) for c in rule.citations if c.applies_on(as_at)] or [
+                rule.citations[0].resolve(as_at)
+            ]
+            if len(self._citation_cache) > 100_000:
+                self._citation_cache.clear()
+            self._citation_cache[key] = found
+        return list(found)
 
 
 # ---------------------------------------------------------------------- combination
 
 
 def _combine(segment: Segment, fired: list[Rule], facts: Mapping[str, object]) -> _StageRun:
-    active = {rq.id: rq for rq in segment.requirements if holds(rq.when, facts)}
+    active = {rq.id: rq for rq, test in segment.requirement_tests if test(facts)}
     results: list[RequirementResult] = []
     for rq in active.values():
-        def by(kind: EffectKind) -> list[str]:
-            return [r.id for r in fired if r.effect.kind is kind and rq.id in r.requirements]
-
-        sat, fail, refer = by(EffectKind.SATISFIES), by(EffectKind.FAILS), by(EffectKind.REFERS)
+        sat: list[str] = []
+        fail: list[str] = []
+        refer: list[str] = []
+        for r in fired:
+            if rq.id in r.requirements:
+                kind = r.effect.kind
+                (sat if kind is EffectKind.SATISFIES else fail if kind is EffectKind.FAILS
+                 else refer if kind is EffectKind.REFERS else []).append(r.id)
         status = "failed" if fail else "met" if sat else "refer" if refer else "unmet"
-        looked = (
-            [r.id for r in segment.rules if r.effect.kind is EffectKind.SATISFIES and rq.id in r.requirements]
-            if status == "unmet"
-            else []
-        )
         results.append(
-            RequirementResult(
+            RequirementResult.build(
                 id=rq.id, title=rq.title, status=status, satisfied_by=sat, failed_by=fail, referred_by=refer,
-                looked_for=looked, reason=rq.unmet if status == "unmet" else None,
+                looked_for=list(segment.satisfiers[rq.id]) if status == "unmet" else [],
+                reason=rq.unmet if status == "unmet" else None,
             )
         )
     if not results:
@@ -261,7 +277,7 @@ def _bases(vires: _StageRun) -> list[BasisFound]:
         if r.effect.kind is EffectKind.SATISFIES and r.effect.basis is not None and set(r.requirements) & met
     ]
     found.sort(key=lambda r: (BASIS_RANK[r.effect.basis], r.priority, r.order))
-    return [BasisFound(kind=r.effect.basis, rule_id=r.id, title=r.title) for r in found]
+    return [BasisFound.build(kind=r.effect.basis, rule_id=r.id, title=r.title) for r in found]
 
 
 def _establish(run: _StageRun, facts: dict[str, object]) -> None:
@@ -305,7 +321,7 @@ def _missing(runs: list[_StageRun]) -> list[MissingItem]:
                     ids = items.setdefault(item, [])
                     if r.id not in ids:
                         ids.append(r.id)
-    return [MissingItem(item=k, question=MISSING_ITEMS[k], rule_ids=v) for k, v in items.items()]
+    return [MissingItem.build(item=k, question=MISSING_ITEMS[k], rule_ids=v) for k, v in items.items()]
 
 
 def _conditions(outcome: Outcome, runs: list[_StageRun]) -> list[AttachedCondition]:
@@ -317,7 +333,7 @@ def _conditions(outcome: Outcome, runs: list[_StageRun]) -> list[AttachedConditi
                     found.setdefault(code, []).append(r.id)
     if outcome is Outcome.MUST_NOT_SHARE:
         found = {k: v for k, v in found.items() if k is ConditionCode.RECORD_DECISION}
-    return [AttachedCondition(code=k, text=k.label, rule_ids=v) for k, v in found.items()]
+    return [AttachedCondition.build(code=k, text=k.label, rule_ids=v) for k, v in found.items()]
 
 
 def _ways_forward(outcome: Outcome, runs: list[_StageRun], missing: list[MissingItem]) -> list[WayForwardItem]:
@@ -338,7 +354,7 @@ def _ways_forward(outcome: Outcome, runs: list[_StageRun], missing: list[Missing
     for c in codes:
         if c not in seen:
             seen.append(c)
-    return [WayForwardItem(code=c, text=c.label) for c in seen]
+    return [WayForwardItem.build(code=c, text=c.label) for c in seen]
 
 
 def _summary(outcome, runs, basis, missing, render) -> str:
@@ -373,12 +389,28 @@ def _summary(outcome, runs, basis, missing, render) -> str:
 class _Renderer:
     """Fills ``{fact.name}`` placeholders with the request's values, as plain English."""
 
+    _parsed: dict[str, list[str]] = {}
+
     def __init__(self, req: SharingRequest, facts: Mapping[str, object]) -> None:
-        self.values: dict[str, str] = {name: FACTS[name].label(v) for name, v in facts.items() if name in FACTS}
-        self.values["discloser"] = req.discloser.name or f"the {req.discloser.kind.label}"
-        self.values["recipient"] = req.recipient.name or f"the {req.recipient.kind.label}"
-        self.values["as_at"] = req.as_at.isoformat()
+        self.facts = facts
+        self.values: dict[str, str] = {
+            "discloser": req.discloser.name or f"the {req.discloser.kind.label}",
+            "recipient": req.recipient.name or f"the {req.recipient.kind.label}",
+            "as_at": req.as_at.isoformat(),
+        }
+
+    def _value(self, name: str) -> str:
+        found = self.values.get(name)
+        if found is None:
+            spec = FACTS.get(name)
+            found = spec.label(self.facts[name]) if spec is not None and name in self.facts else "{" + name + "}"
+            self.values[name] = found
+        return found
 
     def __call__(self, text: str) -> str:
-        out = _PLACEHOLDER.sub(lambda m: self.values.get(m.group(1), m.group(0)), text)
+        parts = self._parsed.get(text)
+        if parts is None:
+            parts = _PLACEHOLDER.split(text)  # literal, name, literal, name, ...
+            self._parsed[text] = parts
+        out = "".join(p if i % 2 == 0 else self._value(p) for i, p in enumerate(parts))
         return out[:1].upper() + out[1:]

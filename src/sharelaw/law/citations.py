@@ -76,7 +76,7 @@ class Citation(BaseModel):
             url = f"{LEGISLATION_BASE}{self.legislation}/{as_at.isoformat()}"
         else:
             url = self.url
-        return CitedSource(
+        return CitedSource.model_construct(
             kind=self.kind,
             label=self.label,
             url=url,

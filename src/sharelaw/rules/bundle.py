@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cached_property
 from pathlib import Path
+from typing import Callable
 
 from ..errors import RulesetError, RulesetErrors
-from ..vocab import Stage
+from ..vocab import EffectKind, Stage
 from .loader import LoadedFile, discover, load_file
-from .model import InForce, Requirement, Rule
+from .model import All, AnyOf, Cond, In, InForce, Not, Requirement, Rule
+from .reference import predicate
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -32,6 +34,16 @@ def default_ruleset_dir() -> Path:
     raise RulesetErrors([RulesetError("ruleset_schema_error", "the shipped rulesets were not found", file=str(packaged))])
 
 
+def facts_in(cond: Cond) -> set[str]:
+    if isinstance(cond, In):
+        return {cond.fact}
+    if isinstance(cond, Not):
+        return facts_in(cond.item)
+    if isinstance(cond, (All, AnyOf)):
+        return set().union(*(facts_in(c) for c in cond.items))
+    return set()
+
+
 def _clip(inner: InForce, outer: InForce) -> tuple[date, date | None]:
     start = max(inner.start, outer.start)
     ends = [e for e in (inner.end, outer.end) if e is not None]
@@ -44,7 +56,10 @@ def _overlap(a: tuple[date, date | None], b: tuple[date, date | None]) -> bool:
 
 @dataclass(frozen=True)
 class Segment:
-    """The rules and requirements of one stage in force throughout [start, end]."""
+    """The rules and requirements of one stage in force throughout [start, end].
+
+    Everything derivable from the rules alone is computed once here, not per decision.
+    """
 
     stage: Stage
     index: int
@@ -56,6 +71,30 @@ class Segment:
     @property
     def key(self) -> str:
         return f"{self.stage.value}#{self.index}"
+
+    @cached_property
+    def predicates(self) -> tuple[tuple[str, Callable], ...]:
+        return tuple((r.id, predicate(r.when)) for r in self.rules)
+
+    @cached_property
+    def requirement_tests(self) -> tuple[tuple[Requirement, Callable], ...]:
+        return tuple((rq, predicate(rq.when)) for rq in self.requirements)
+
+    @cached_property
+    def satisfiers(self) -> dict[str, tuple[str, ...]]:
+        """For each requirement, the rules in force that could satisfy it (what is "looked for")."""
+        return {
+            rq.id: tuple(r.id for r in self.rules if r.effect.kind is EffectKind.SATISFIES and rq.id in r.requirements)
+            for rq in self.requirements
+        }
+
+    @cached_property
+    def facts_read(self) -> tuple[str, ...]:
+        """The facts this segment's rules read: all that the rule engine needs to see."""
+        names: set[str] = set()
+        for r in self.rules:
+            names.update(facts_in(r.when))
+        return tuple(sorted(names))
 
 
 class Bundle:

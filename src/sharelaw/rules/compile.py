@@ -70,7 +70,8 @@ def compile_rules(rules: Iterable[Rule]) -> tuple[dict, list[str]]:
     return definition, ids
 
 
-def engine_fact(facts: dict[str, object]) -> dict[str, object]:
-    fact = {engine_key(k): v for k, v in facts.items()}
+def engine_fact(facts: dict[str, object], read: Iterable[tuple[str, str]]) -> dict[str, object]:
+    """The fact asserted into the core: only the facts the rules read (``(name, key)`` pairs)."""
+    fact = {key: facts[name] for name, key in read}
     fact[MARKER] = 1
     return fact

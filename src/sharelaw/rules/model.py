@@ -15,6 +15,7 @@ A rule file is YAML with this shape (docs/rulesets.md explains each field)::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date
 from typing import Any, Literal
 
@@ -164,7 +165,7 @@ class Rule:
     order: int  # definition order within the stage, across files
     source: RuleFile = field(repr=False, compare=False)
 
-    @property
+    @cached_property
     def requirements(self) -> tuple[str, ...]:
         return self.effect.requirement_ids()
 

@@ -1,15 +1,18 @@
 """The plain-Python reference evaluator: the differential oracle for the durable-rules engine.
 
-It reads the same loaded rules and evaluates their conditions directly. It is also
-used at run time to cross-check every decision (see engine/pipeline.py).
+``holds`` interprets a condition tree directly: it is the specification of what a
+condition means. ``predicate`` compiles the same tree once into a Python function for
+speed (it is what runs on every decision, as the cross-check and for requirements);
+tests check that the two agree.
 """
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
-from .bundle import Segment
 from .model import All, AnyOf, Cond, Const, In, Not, Rule
+
+Predicate = Callable[[Mapping[str, object]], bool]
 
 
 def holds(cond: Cond, facts: Mapping[str, object]) -> bool:
@@ -28,18 +31,39 @@ def holds(cond: Cond, facts: Mapping[str, object]) -> bool:
     raise TypeError(f"not a condition: {cond!r}")
 
 
+def _source(cond: Cond, consts: list) -> str:
+    if isinstance(cond, In):
+        consts.append(frozenset(cond.values))
+        # Fact values and condition values are both validated to the fact's type (str or
+        # bool, never int), so set membership is exact.
+        return f"(f[{cond.fact!r}] {'not in' if cond.negated else 'in'} c[{len(consts) - 1}])"
+    if isinstance(cond, Const):
+        return "True" if cond.value else "False"
+    if isinstance(cond, Not):
+        return f"(not {_source(cond.item, consts)})"
+    joiner = " and " if isinstance(cond, All) else " or "
+    return "(" + joiner.join(_source(c, consts) for c in cond.items) + ")"
+
+
+def predicate(cond: Cond) -> Predicate:
+    """Compile a condition into ``f(facts) -> bool`` with the same meaning as ``holds``."""
+    consts: list = []
+    body = _source(cond, consts)
+    return eval(f"lambda f, c=c: {body}", {"c": tuple(consts)})  # noqa: S307 - source built from validated AST only
+
+
 def fire(rules: Sequence[Rule], facts: Mapping[str, object]) -> list[str]:
     """Ids of the rules whose conditions hold, in stage order (rules are pre-sorted)."""
     return [r.id for r in rules if holds(r.when, facts)]
 
 
 class ReferenceEvaluator:
-    """Evaluator interface over ``fire``: the same shape as engine.durable.DurableEvaluator."""
+    """Evaluator interface over compiled predicates: the same shape as engine.durable.DurableEvaluator."""
 
     name = "reference"
 
-    def fire(self, segment: Segment, facts: Mapping[str, object]) -> list[str]:
-        return fire(segment.rules, facts)
+    def fire(self, segment, facts: Mapping[str, object]) -> list[str]:
+        return [rule_id for rule_id, test in segment.predicates if test(facts)]
 
     def close(self) -> None:
         pass
