@@ -20,7 +20,8 @@ A scenario file (YAML)::
           error: request_out_of_scope   # optional: the request must be refused with this code
 
 Coverage: a rule is *covered* when some scenario expects it to fire and some scenario
-expects it not to fire (the scenario at its limit).
+expects it not to fire (the scenario at its limit). A request refused as invalid or out
+of scope fires no rule, so it is the limit of a rule that applies to every request.
 """
 
 from __future__ import annotations
@@ -142,7 +143,9 @@ def run(engine, scenario: Scenario) -> Result:
     try:
         decision = engine.decide(scenario.request)
     except RequestError as exc:
-        if exp.get("error") == exc.code:
+        # A refused request is decided by no rule: every not_fires expectation holds. This
+        # is the limit of a rule that applies to every request in scope (a practice).
+        if exp.get("error") == exc.code and not exp.get("fires"):
             return result
         result.failures.append(f"request refused ({exc.code}): " + "; ".join(str(e) for e in exc.errors))
         return result

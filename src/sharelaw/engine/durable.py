@@ -91,7 +91,7 @@ class DurableEvaluator:
 
     def close(self) -> None:
         with self._lock:
-            for handle, _ in self._compiled.values():
+            for handle, *_ in self._compiled.values():
                 try:
                     _core.delete_ruleset(handle)
                 except Exception:  # noqa: BLE001 - best effort at shutdown

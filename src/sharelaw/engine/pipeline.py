@@ -250,7 +250,9 @@ def _combine(segment: Segment, fired: list[Rule], facts: Mapping[str, object]) -
             )
         )
     if not results:
-        status = StageStatus.NOT_ENGAGED
+        # Stage 1 always needs a power: a bundle with no stage-1 requirement in force has
+        # established nothing, and fails closed rather than letting the sharing through.
+        status = StageStatus.FAIL if segment.stage is Stage.VIRES else StageStatus.NOT_ENGAGED
     elif any(r.status in ("failed", "unmet") for r in results):
         status = StageStatus.FAIL
     elif any(r.status == "refer" for r in results):
@@ -358,7 +360,7 @@ def _ways_forward(outcome: Outcome, runs: list[_StageRun], missing: list[Missing
 
 
 def _summary(outcome, runs, basis, missing, render) -> str:
-    who = render("{discloser} and {recipient}")
+    who = render("{discloser} and {recipient}", capitalise=False)
     if outcome is Outcome.MUST_NOT_SHARE:
         if runs[0].status is StageStatus.FAIL:
             return render(
@@ -407,10 +409,10 @@ class _Renderer:
             self.values[name] = found
         return found
 
-    def __call__(self, text: str) -> str:
+    def __call__(self, text: str, capitalise: bool = True) -> str:
         parts = self._parsed.get(text)
         if parts is None:
             parts = _PLACEHOLDER.split(text)  # literal, name, literal, name, ...
             self._parsed[text] = parts
         out = "".join(p if i % 2 == 0 else self._value(p) for i, p in enumerate(parts))
-        return out[:1].upper() + out[1:]
+        return out[:1].upper() + out[1:] if capitalise else out

@@ -159,12 +159,21 @@ class Bundle:
         errors: list[RulesetError] = []
         order = 0
         for root in roots:
-            for path in discover([root]):
+            try:
+                found = discover([root])
+            except RulesetErrors as exc:
+                errors.extend(exc.errors)
+                continue
+            for path in found:
                 rel = path.relative_to(root).as_posix() if root.is_dir() else path.name
                 if root.is_dir() and len(roots) > 1:
                     rel = f"{root.name}/{rel}"
                 raw = path.read_bytes()
-                text = raw.decode("utf-8")
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    errors.append(RulesetError("ruleset_parse_error", f"not UTF-8 text: {exc.reason} at byte {exc.start}", file=str(path)))
+                    continue
                 try:
                     loaded = load_file(text, str(path), order_start=order)
                 except RulesetErrors as exc:

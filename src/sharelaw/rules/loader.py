@@ -303,13 +303,22 @@ def _check_effect(rf, stage: Stage, src: _Source, path: tuple, errors: list) -> 
         bad("a stage-1 rule that satisfies a requirement must say which kind of basis it gives")
     if eff.required_by_law and (stage is not Stage.VIRES or eff.basis is None or eff.basis.value != "duty"):
         bad("required_by_law applies only to a stage-1 duty")
-    if eff.kind is EffectKind.REFERS and not eff.missing:
-        bad("a 'refers' effect must name what is missing")
+    if eff.kind is EffectKind.REFERS and not eff.missing and not _reads_stage_status(rf.when):
+        bad("a 'refers' effect must name what is missing (or wait on an earlier stage's status)")
     if eff.kind is not EffectKind.REFERS and eff.missing:
         bad("only a 'refers' effect names missing items")
     for item in eff.missing:
         if item not in MISSING_ITEMS:
             bad(f"unknown missing item '{item}'; expected one of {', '.join(MISSING_ITEMS)}")
+
+
+def _reads_stage_status(raw: Any) -> bool:
+    """Whether a condition (as written) reads an earlier stage's outcome, e.g. vires.status."""
+    if isinstance(raw, Mapping):
+        return any(k.endswith(".status") or _reads_stage_status(v) for k, v in raw.items())
+    if isinstance(raw, list):
+        return any(_reads_stage_status(v) for v in raw)
+    return False
 
 
 def _check_template(text: str, src: _Source, path: tuple, errors: list, rule_id: str | None) -> None:
