@@ -256,9 +256,11 @@ def render_text(d: Decision) -> str:
         for rq in stage.requirements:
             if rq.status == "unmet" and rq.reason:
                 out.append(f"  - unmet: {rq.reason}")
+                if rq.looked_for:
+                    out.append(f"    looked for: {', '.join(rq.looked_for)}")
     if d.unverified:
         out.append("")
-        out.append("Unverified law relied on: " + ", ".join(d.unverified))
+        out.append("Relied on but not verified against the primary text: " + ", ".join(d.unverified))
     out.append("")
     out.append(f"sharelaw {d.engine_version}, rules {d.bundle_hash}, evaluator {d.evaluator}. Not legal advice.")
     return "\n".join(out) + "\n"

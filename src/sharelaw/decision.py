@@ -155,9 +155,10 @@ class Decision(_Out):
         if self.unverified:
             out.append("")
             out.append(
-                "**Unverified law relied on**: "
+                "**Relied on but not verified against the primary text**: "
                 + ", ".join(f"`{r}`" for r in self.unverified)
-                + ". These rules have not been checked against the primary text; take advice before relying on them."
+                + ". These rules rest on secondary sources or are unverified (see each finding's tag); "
+                "take advice before relying on them."
             )
         out.append("")
         out.append(

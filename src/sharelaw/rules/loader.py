@@ -241,7 +241,7 @@ def load_file(text: str, file: str, order_start: int = 0) -> LoadedFile:
         requirements.append(
             Requirement(
                 id=rq.id, stage=stage, title=rq.title, when=builder.build(rq.when, path + ("when",)),
-                in_force=rq.in_force or model.in_force, unmet=rq.unmet, ways_forward=tuple(rq.ways_forward),
+                in_force=rq.in_force or model.in_force, unmet=rq.unmet.strip(), ways_forward=tuple(rq.ways_forward),
                 file=file, line=src.line(path),
             )
         )
