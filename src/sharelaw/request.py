@@ -69,7 +69,11 @@ AsAt = Annotated[
     date,
     PlainValidator(_as_at),
     PlainSerializer(lambda d: d.isoformat(), return_type=str),
-    WithJsonSchema({"type": "string", "format": "date", "minimum": "2000-03-01"}),
+    WithJsonSchema({
+        "type": "string",
+        "format": "date",
+        "description": "YYYY-MM-DD, on or after 2000-03-01 (earlier law is out of scope).",
+    }),
 ]
 
 

@@ -9,6 +9,9 @@ How it stays safe (each point was measured on durable-rules 2.0.28):
 - one lock serialises every call into the core (which has no locks of its own), so at
   most one session is live per ruleset, with a unique sid, and it is always deleted;
 - every value reaching the core is a validated string or bool (see rules/facts.py);
+- the core allows at most 31 expressions in one rule's condition (MAX_SEQUENCE_EXPRESSIONS,
+  error 113); every segment is compiled when the engine starts, and a rule over the limit
+  is reported as a RulesetError naming it, never met at decision time;
 - a rule whose condition has an ``$or`` with several matching branches is activated
   once per branch (found by the runtime cross-check): a rule fires if any branch
   matches, so repeated activations are collapsed, keeping the first.
@@ -23,7 +26,8 @@ import uuid
 
 import durable_rules_engine as _core
 
-from ..errors import EngineError
+from ..errors import EngineError, RulesetError, RulesetErrors
+from ..vocab import Stage
 from ..rules.bundle import Segment
 from ..rules.compile import CATCH_ALL, compile_rules, engine_fact, engine_key
 
@@ -52,6 +56,34 @@ class DurableEvaluator:
             found = (handle, ids, tuple((name, engine_key(name)) for name in segment.facts_read))
             self._compiled[key] = found
         return found
+
+    def prepare(self, bundle) -> None:
+        """Compile every date segment of every stage now, so faults surface at start-up.
+
+        If the core refuses a segment, each of its rules is compiled alone to find the
+        one it cannot take, which is reported with its file and line.
+        """
+        for stage in Stage:
+            for index in range(len(bundle.boundaries_of(stage)) + 1):
+                segment = bundle.segment_at(stage, index)
+                try:
+                    self._handle(segment)
+                except EngineError as exc:
+                    raise self._culprit(segment) or exc
+
+    def _culprit(self, segment: Segment) -> RulesetError | None:
+        for rule in segment.rules:
+            definition, _ = compile_rules([rule])
+            try:
+                handle = _core.create_ruleset(f"{self._prefix}_probe", json.dumps(definition))
+            except Exception as exc:  # noqa: BLE001
+                return RulesetErrors([RulesetError(
+                    "ruleset_engine_limit",
+                    f"durable-rules cannot compile this rule's condition ({exc}); it allows at most 31 "
+                    "expressions per rule: simplify it or split it into several rules",
+                    file=rule.file, line=rule.line, rule_id=rule.id)])
+            _core.delete_ruleset(handle)
+        return None
 
     def fire(self, segment: Segment, facts: dict[str, object]) -> list[str]:
         with self._lock:

@@ -52,7 +52,6 @@ from ..vocab import (
 )
 
 _PLACEHOLDER = re.compile(r"\{([a-z_.]+)\}")
-_STATUTORY = {BasisKind.DUTY, BasisKind.EXPRESS_POWER, BasisKind.IMPLIED_POWER, BasisKind.GENERAL_POWER}
 
 
 @dataclass
@@ -85,6 +84,7 @@ class Engine:
             from .durable import DurableEvaluator
 
             self._primary: Any = DurableEvaluator()
+            self._primary.prepare(self.bundle)
             self._oracle = ReferenceEvaluator() if cross_check else None
         elif evaluator == "reference":
             self._primary = ReferenceEvaluator()
@@ -288,8 +288,12 @@ def _establish(run: _StageRun, facts: dict[str, object]) -> None:
         bases = _bases(run)
         facts["vires.status"] = run.status.value
         facts["vires.basis"] = bases[0].kind.value if bases else BasisKind.NONE.value
-        facts["vires.statutory"] = any(b.kind in _STATUTORY for b in bases)
         met = {rq.id for rq in run.requirements if rq.status == "met"}
+        basis_rules = [r for r in run.shown if r.effect.basis is not None and set(r.requirements) & met]
+        facts["vires.statutory"] = any(r.effect.statutory for r in basis_rules)
+        facts["vires.public_function"] = bool(facts["discloser.public_authority"]) and any(
+            r.effect.statutory or r.effect.basis is BasisKind.COMMON_LAW for r in basis_rules
+        )
         facts["vires.required_by_law"] = any(
             r.effect.required_by_law and set(r.requirements) & met for r in run.shown
         )
@@ -362,7 +366,7 @@ def _ways_forward(outcome: Outcome, runs: list[_StageRun], missing: list[Missing
 def _summary(outcome, runs, basis, missing, render) -> str:
     who = render("{discloser} and {recipient}", capitalise=False)
     if outcome is Outcome.MUST_NOT_SHARE:
-        if runs[0].status is StageStatus.FAIL:
+        if runs[0].status is StageStatus.FAIL and not any(rq.failed_by for rq in runs[0].requirements):
             return render(
                 "No power to share was found: {discloser} must not share this information with {recipient}. "
                 "Without a power the sharing would be ultra vires, and consent cannot cure that."

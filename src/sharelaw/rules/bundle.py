@@ -208,13 +208,17 @@ class Bundle:
         points: set[date] = set()
         for w in self._windows(stage):
             points.add(w.start)
-            if w.end is not None:
+            if w.end is not None and w.end < date.max:
                 points.add(w.end + timedelta(days=1))
         return sorted(points)
 
     def segment(self, stage: Stage, as_at: date) -> Segment:
-        bounds = self._boundaries[stage]
-        index = bisect.bisect_right(bounds, as_at)
+        return self.segment_at(stage, bisect.bisect_right(self._boundaries[stage], as_at))
+
+    def boundaries_of(self, stage: Stage) -> list[date]:
+        return list(self._boundaries[stage])
+
+    def segment_at(self, stage: Stage, index: int) -> Segment:
         seg = self._segments.get((stage, index))
         if seg is None:
             with self._lock:

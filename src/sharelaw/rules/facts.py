@@ -96,7 +96,13 @@ _SPECS: list[FactSpec] = [
     # established by stage 1 (vires)
     _enum("vires.status", StageStatus, "Outcome of stage 1.", Stage.HRA),
     _enum("vires.basis", BasisKind, "The strongest stage-1 basis found.", Stage.HRA),
-    _bool("vires.statutory", "Stage 1 found a basis in statute (a duty, an express, implied or general power).", Stage.HRA),
+    _bool("vires.statutory", "Stage 1 found a basis conferred by an enactment (a court order is not one).", Stage.HRA),
+    _bool(
+        "vires.public_function",
+        "The discloser is a public authority exercising a function conferred by an enactment or a rule of law "
+        "(a statutory basis, or a common law power such as the police's).",
+        Stage.HRA,
+    ),
     _bool("vires.required_by_law", "A stage-1 duty compels this disclosure (it is required by law).", Stage.HRA),
     # established by stage 2 (HRA)
     _enum("hra.status", StageStatus, "Outcome of stage 2.", Stage.CONFIDENCE),

@@ -16,6 +16,8 @@ Error codes (stable; documented in docs/rulesets.md):
 - ``ruleset_bad_effect``         an effect is inconsistent (e.g. a stage-1 power without a basis)
 - ``ruleset_bad_template``       a reason uses an unknown placeholder
 - ``ruleset_bad_dates``          a rule's dates fall outside its file's dates
+- ``ruleset_engine_limit``       durable-rules cannot compile a rule's condition (more than 31
+  expressions); raised when an Engine is created
 """
 
 from __future__ import annotations
@@ -97,6 +99,8 @@ def read_yaml(text: str, file: str) -> tuple[Any, _Source]:
         data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        if "end of stream" in (getattr(exc, "problem", None) or "") and getattr(exc, "context_mark", None):
+            mark = exc.context_mark  # e.g. an unclosed quote: point at where it opened
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
         raise RulesetErrors([RulesetError("ruleset_parse_error", f"not valid YAML: {problem}", file=file, line=line)])
@@ -115,14 +119,19 @@ def read_yaml(text: str, file: str) -> tuple[Any, _Source]:
 
 
 class _CondBuilder:
-    def __init__(self, stage: Stage, defs: Mapping[str, Any], src: _Source, errors: list, rule_id: str | None):
+    def __init__(
+        self, stage: Stage, defs: Mapping[str, Any], src: _Source, errors: list, rule_id: str | None,
+        built: dict[str, Cond] | None = None,
+    ):
         self.stage = stage
         self.defs = defs
         self.src = src
         self.errors = errors
         self.rule_id = rule_id
         self.stage_index = list(Stage).index(stage)
-        self._defs_built: dict[str, Cond] = {}
+        # Definitions are built once per file (errors inside one are reported once, at the
+        # definition); rule builders share the results.
+        self._defs_built: dict[str, Cond] = {} if built is None else built
         self._building: set[str] = set()
 
     def err(self, code: str, msg: str, path: tuple) -> Cond:
@@ -230,6 +239,10 @@ def load_file(text: str, file: str, order_start: int = 0) -> LoadedFile:
         raise RulesetErrors(_schema_errors(exc, src, data)) from None
 
     stage = model.stage
+    definitions = _CondBuilder(stage, model.define, src, errors, None)
+    for name in model.define:
+        definitions.use(name, ("define", name))
+    built = definitions._defs_built
     req_ids: dict[str, int] = {}
     requirements: list[Requirement] = []
     for i, rq in enumerate(model.requirements):
@@ -237,7 +250,7 @@ def load_file(text: str, file: str, order_start: int = 0) -> LoadedFile:
         if rq.id in req_ids:
             errors.append(RulesetError("ruleset_duplicate_id", f"requirement '{rq.id}' declared twice", file=file, line=src.line(path)))
         req_ids[rq.id] = i
-        builder = _CondBuilder(stage, model.define, src, errors, None)
+        builder = _CondBuilder(stage, model.define, src, errors, None, built)
         requirements.append(
             Requirement(
                 id=rq.id, stage=stage, title=rq.title, when=builder.build(rq.when, path + ("when",)),
@@ -245,21 +258,22 @@ def load_file(text: str, file: str, order_start: int = 0) -> LoadedFile:
                 file=file, line=src.line(path),
             )
         )
-        _check_template(rq.unmet, src, path + ("unmet",), errors, None)
+        _check_template(rq.unmet, src, path + ("unmet",), errors, None, stage)
 
     rules: list[Rule] = []
     seen: set[str] = set()
     for i, rf in enumerate(model.rules):
         path = ("rules", i)
         line = src.line(path)
-        builder = _CondBuilder(stage, model.define, src, errors, rf.id)
+        builder = _CondBuilder(stage, model.define, src, errors, rf.id, built)
         if rf.id in seen:
             errors.append(RulesetError("ruleset_duplicate_id", f"rule id '{rf.id}' used twice", file=file, line=line, rule_id=rf.id))
         seen.add(rf.id)
         if not rf.citations:
             errors.append(RulesetError("ruleset_missing_citation", "every rule needs at least one citation", file=file, line=line, rule_id=rf.id))
-        _check_effect(rf, stage, src, path, errors)
-        _check_template(rf.reason, src, path + ("reason",), errors, rf.id)
+        when = builder.build(rf.when, path + ("when",))
+        _check_effect(rf, when, stage, src, path, errors)
+        _check_template(rf.reason, src, path + ("reason",), errors, rf.id, stage)
         if not _within(rf.in_force, model.in_force):
             errors.append(RulesetError(
                 "ruleset_bad_dates", "the rule's in_force dates fall outside its file's in_force dates",
@@ -267,15 +281,11 @@ def load_file(text: str, file: str, order_start: int = 0) -> LoadedFile:
         rules.append(
             Rule(
                 id=rf.id, stage=stage, title=rf.title, in_force=rf.in_force, priority=rf.priority,
-                when=builder.build(rf.when, path + ("when",)), effect=rf.effect, citations=tuple(rf.citations),
+                when=when, effect=rf.effect, citations=tuple(rf.citations),
                 verification=rf.verification, reason=rf.reason.strip(), file=file, line=line,
                 order=order_start + i, source=rf,
             )
         )
-    # definitions are checked even if unused
-    builder = _CondBuilder(stage, model.define, src, errors, None)
-    for name in model.define:
-        builder.use(name, ("define", name))
     if errors:
         raise RulesetErrors(errors)
     return LoadedFile(file, model, rules, requirements)
@@ -288,7 +298,7 @@ def _within(inner: InForce, outer: InForce) -> bool:
     return outer.end is None or inner.start <= outer.end
 
 
-def _check_effect(rf, stage: Stage, src: _Source, path: tuple, errors: list) -> None:
+def _check_effect(rf, when: Cond, stage: Stage, src: _Source, path: tuple, errors: list) -> None:
     eff = rf.effect
     where = path + ("effect",)
 
@@ -303,7 +313,7 @@ def _check_effect(rf, stage: Stage, src: _Source, path: tuple, errors: list) -> 
         bad("a stage-1 rule that satisfies a requirement must say which kind of basis it gives")
     if eff.required_by_law and (stage is not Stage.VIRES or eff.basis is None or eff.basis.value != "duty"):
         bad("required_by_law applies only to a stage-1 duty")
-    if eff.kind is EffectKind.REFERS and not eff.missing and not _reads_stage_status(rf.when):
+    if eff.kind is EffectKind.REFERS and not eff.missing and not _reads_stage_status(when):
         bad("a 'refers' effect must name what is missing (or wait on an earlier stage's status)")
     if eff.kind is not EffectKind.REFERS and eff.missing:
         bad("only a 'refers' effect names missing items")
@@ -312,20 +322,30 @@ def _check_effect(rf, stage: Stage, src: _Source, path: tuple, errors: list) -> 
             bad(f"unknown missing item '{item}'; expected one of {', '.join(MISSING_ITEMS)}")
 
 
-def _reads_stage_status(raw: Any) -> bool:
-    """Whether a condition (as written) reads an earlier stage's outcome, e.g. vires.status."""
-    if isinstance(raw, Mapping):
-        return any(k.endswith(".status") or _reads_stage_status(v) for k, v in raw.items())
-    if isinstance(raw, list):
-        return any(_reads_stage_status(v) for v in raw)
+def _reads_stage_status(cond: Cond) -> bool:
+    """Whether a condition reads an earlier stage's outcome (e.g. ``vires.status``)."""
+    if isinstance(cond, In):
+        return cond.fact.endswith(".status")
+    if isinstance(cond, Not):
+        return _reads_stage_status(cond.item)
+    if isinstance(cond, (All, AnyOf)):
+        return any(_reads_stage_status(c) for c in cond.items)
     return False
 
 
-def _check_template(text: str, src: _Source, path: tuple, errors: list, rule_id: str | None) -> None:
+def _check_template(text: str, src: _Source, path: tuple, errors: list, rule_id: str | None, stage: Stage) -> None:
+    order = list(Stage)
     for name in _PLACEHOLDER.findall(text):
-        if name not in FACTS and name not in TEMPLATE_EXTRAS:
+        if name in TEMPLATE_EXTRAS:
+            continue
+        spec = FACTS.get(name)
+        if spec is None:
             errors.append(RulesetError(
                 "ruleset_bad_template", f"reason uses unknown placeholder '{{{name}}}'",
+                file=src.file, line=src.line(path), rule_id=rule_id))
+        elif order.index(spec.from_stage) > order.index(stage):
+            errors.append(RulesetError(
+                "ruleset_bad_template", f"placeholder '{{{name}}}' is established only by a later stage",
                 file=src.file, line=src.line(path), rule_id=rule_id))
 
 

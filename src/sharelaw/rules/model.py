@@ -67,9 +67,20 @@ class EffectFile(_File):
     required_by_law: bool = Field(
         default=False, description="Stage 1 only: the duty compels this disclosure, so it is required by law."
     )
+    from_statute: bool | None = Field(
+        default=None,
+        description="Stage 1 only: whether the basis is conferred by an enactment. Defaults to true for a duty or "
+        "a statutory power and false for a common law power; a court order is a duty but not statute.",
+    )
     conditions: list[ConditionCode] = Field(default_factory=list)
     ways_forward: list[WayForward] = Field(default_factory=list)
     missing: list[str] = Field(default_factory=list, description="refers only: the request fields needed.")
+
+    @property
+    def statutory(self) -> bool:
+        if self.from_statute is not None:
+            return self.from_statute
+        return self.basis is not None and self.basis.value in ("duty", "express_power", "implied_power", "general_power")
 
     def requirement_ids(self) -> tuple[str, ...]:
         if self.requirement is None:
