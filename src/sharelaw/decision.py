@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 
-from .law.citations import CitedSource, VerificationTag
+from .law.citations import CitedSource, VerificationTag, build_trusted
 from .vocab import BasisKind, ConditionCode, EffectKind, Outcome, Stage, StageStatus, WayForward
 
 SCHEMA_VERSION = "1"
@@ -21,23 +21,8 @@ class _Out(BaseModel):
 
     @classmethod
     def build(cls, **values):
-        """Construct from trusted engine data without re-validating it.
-
-        pydantic's ``model_construct`` costs several microseconds a call and a decision
-        builds dozens of these; the engine supplies every field itself, so this sets
-        them directly. Every field must be given. Tests round-trip decisions through
-        ``model_validate`` to prove the result is valid.
-        """
-        fields = cls.__pydantic_fields__
-        if len(values) != len(fields):
-            missing = set(fields) - set(values)
-            raise TypeError(f"{cls.__name__}.build needs every field; missing {sorted(missing)}")
-        obj = cls.__new__(cls)
-        object.__setattr__(obj, "__dict__", values)
-        object.__setattr__(obj, "__pydantic_fields_set__", set(values))
-        object.__setattr__(obj, "__pydantic_extra__", None)
-        object.__setattr__(obj, "__pydantic_private__", None)
-        return obj
+        """Construct from trusted engine data without re-validating (see ``build_trusted``)."""
+        return build_trusted(cls, **values)
 
 
 class Finding(_Out):

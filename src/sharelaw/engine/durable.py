@@ -42,6 +42,7 @@ class DurableEvaluator:
         self._compiled: dict[tuple[str, int], tuple[int, list[str], tuple[tuple[str, str], ...]]] = {}
         self._sids = itertools.count(1)
         self._prefix = f"sharelaw_{uuid.uuid4().hex[:12]}"
+        self._broken: str | None = None
 
     def _handle(self, segment: Segment) -> tuple[int, list[str], tuple[tuple[str, str], ...]]:
         key = (segment.stage.value, segment.index)
@@ -86,6 +87,9 @@ class DurableEvaluator:
         return None
 
     def fire(self, segment: Segment, facts: dict[str, object]) -> list[str]:
+        if self._broken:
+            raise EngineError(f"durable-rules is in an unknown state after an earlier fault ({self._broken}); "
+                              "create a new Engine")
         with self._lock:
             handle, ids, read = self._handle(segment)
             fact = engine_fact(facts, read)
@@ -94,13 +98,15 @@ class DurableEvaluator:
             fact["id"] = "request"
             payload = json.dumps(fact)
             names: list[str] = []
+            started = False
             try:
                 result = _core.assert_fact(handle, payload)
                 if result[0] != 0:
                     raise EngineError(f"durable-rules did not accept the request fact (status {result[0]})")
                 state = result[1]
-                started = _core.start_action_for_state(handle, state)
-                message = started[1] if started else None
+                first = _core.start_action_for_state(handle, state)
+                started = bool(first)
+                message = first[1] if first else None
                 while message:
                     names.append(message[2 : message.index('"', 2)])
                     message = _core.complete_and_start_action(handle, state)
@@ -109,10 +115,17 @@ class DurableEvaluator:
             except Exception as exc:  # noqa: BLE001
                 raise EngineError(f"durable-rules failed while evaluating {segment.key}: {exc}") from exc
             finally:
-                try:
-                    _core.delete_state(handle, sid)
-                except Exception as exc:  # noqa: BLE001
-                    raise EngineError(f"durable-rules could not delete session {sid}: {exc}") from exc
+                # Deleting a session in which no action ever started can segfault the core
+                # (engine-notes.md). The catch-all rule means a healthy core always starts
+                # one; if it did not, leave the session and refuse all further work.
+                if started:
+                    try:
+                        _core.delete_state(handle, sid)
+                    except Exception as exc:  # noqa: BLE001
+                        self._broken = f"could not delete session {sid}"
+                        raise EngineError(f"durable-rules could not delete session {sid}: {exc}") from exc
+                else:
+                    self._broken = f"no rule started for session {sid} of {segment.key}"
         if not names or names[-1] != CATCH_ALL or names.count(CATCH_ALL) != 1:
             raise EngineError(f"durable-rules returned an incomplete firing for {segment.key}: {names}")
         try:

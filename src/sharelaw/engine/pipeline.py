@@ -92,7 +92,6 @@ class Engine:
         else:
             raise ValueError(f"unknown evaluator {evaluator!r}")
         self.evaluator = evaluator
-        self._citation_cache: dict[tuple[str, object], list] = {}
 
     # ------------------------------------------------------------------ public
 
@@ -212,18 +211,12 @@ class Engine:
         )
 
 
-    def _citations(self, rule: Rule, as_at) -> list:
-        """A rule's citations resolved for a day (cached: they depend on nothing else)."""
-        key = (rule.id, as_at)
-        found = self._citation_cache.get(key)
-        if found is None:
-            found = [c.resolve(as_at) for c in rule.citations if c.applies_on(as_at)] or [
-                rule.citations[0].resolve(as_at)
-            ]
-            if len(self._citation_cache) > 100_000:
-                self._citation_cache.clear()
-            self._citation_cache[key] = found
-        return list(found)
+    @staticmethod
+    def _citations(rule: Rule, as_at) -> list:
+        """A rule's citations for a day: those valid then, resolved to point-in-time links."""
+        return [c.resolve(as_at) for c in rule.citations if c.applies_on(as_at)] or [
+            rule.citations[0].resolve(as_at)
+        ]
 
 
 # ---------------------------------------------------------------------- combination

@@ -76,13 +76,33 @@ class Citation(BaseModel):
             url = f"{LEGISLATION_BASE}{self.legislation}/{as_at.isoformat()}"
         else:
             url = self.url
-        return CitedSource.model_construct(
+        return build_trusted(
+            CitedSource,
             kind=self.kind,
             label=self.label,
             url=url,
             paragraph=self.paragraph,
             case=self.case,
         )
+
+
+def build_trusted(cls, **values):
+    """Construct a pydantic model from trusted engine data without re-validating it.
+
+    pydantic's ``model_construct`` costs several microseconds a call and a decision
+    builds dozens of models; the engine supplies every field itself, so this sets them
+    directly. Every field must be given. Tests round-trip decisions through
+    ``model_validate`` to prove the result is valid.
+    """
+    fields = cls.__pydantic_fields__
+    if len(values) != len(fields):
+        raise TypeError(f"{cls.__name__} needs every field; missing {sorted(set(fields) - set(values))}")
+    obj = cls.__new__(cls)
+    object.__setattr__(obj, "__dict__", values)
+    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
+    object.__setattr__(obj, "__pydantic_extra__", None)
+    object.__setattr__(obj, "__pydantic_private__", None)
+    return obj
 
 
 class CitedSource(BaseModel):
