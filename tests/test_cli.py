@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 import re
 import shutil
 import subprocess
@@ -421,3 +422,70 @@ def test_custom_rules_are_used(capsys, tmp_path, request_file):
     listing = json.loads(out)
     assert listing["bundle_hash"] == expected
     assert {r["stage"] for r in listing["rules"]} == {"vires"}
+
+
+# ---------------------------------------------------------------------- sharelaw test / rules diff
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_test_command_runs_the_shipped_scenarios_with_full_coverage(capsys):
+    code = main(["test", str(REPO / "rulesets"), str(REPO / "tests" / "scenarios"), "--require-full-coverage"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert out.rstrip().endswith(" passed, 0 failed")
+    assert "never fired" not in out and "no scenario at its limit" not in out
+
+
+def test_test_command_shows_a_failure_as_expected_and_got_and_exits_1(tmp_path, capsys):
+    (tmp_path / "s.yaml").write_text(
+        "format: sharelaw/scenarios@1\n"
+        "scenarios:\n"
+        "  - id: wrong-on-purpose\n"
+        "    description: The hospital example expected (wrongly) to be refused.\n"
+        "    request: " + (REPO / "examples" / "05-hospital-assists-s47-enquiry.json").read_text().replace("\n", " ") + "\n"
+        "    expect: {outcome: must_not_share, fires: [vires.ca1989.s47_9.duty_to_assist]}\n"
+    )
+    code = main(["test", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "FAIL wrong-on-purpose" in out
+    assert "- expected: must_not_share" in out and "+ got:      must_share" in out
+    assert out.rstrip().endswith("0 passed, 1 failed")
+    # without the whole scenario set, coverage is reported as incomplete but is not a failure...
+    assert "never fired:" in out
+    # ...unless full coverage is required
+    (tmp_path / "s.yaml").write_text((tmp_path / "s.yaml").read_text().replace("must_not_share", "must_share"))
+    assert main(["test", str(tmp_path)]) == 0
+    assert main(["test", str(tmp_path), "--require-full-coverage"]) == 1
+
+
+def test_test_command_without_scenarios_is_an_input_error(capsys):
+    assert main(["test", str(REPO / "rulesets")]) == 2
+    assert "no scenario files" in capsys.readouterr().err
+
+
+def test_rules_diff_lists_the_duaa_changes(capsys):
+    assert main(["rules", "diff", "--from", "2026-02-04", "--to", "2026-02-05", "--format", "json"]) == 0
+    changes = json.loads(capsys.readouterr().out)["changes"]
+    started = {c["id"] for c in changes if c["change"] == "started"}
+    changed = {c["id"] for c in changes if c["change"] == "changed"}
+    assert "ukgdpr.art6.1ea.recognised_legitimate_interest" in started
+    assert "gdpr.art5.1b.purpose_limitation" in changed
+    assert not [c for c in changes if c["change"] == "ended"]
+    # every entry cites the law, point-in-time on the day it took effect
+    for c in changes:
+        if c["change"] == "started":
+            assert c["citation"]["url"].endswith("/2026-02-05")
+
+
+def test_rules_diff_across_the_gdpr_boundary(capsys):
+    assert main(["rules", "diff", "--from", "2018-05-24", "--to", "2018-05-25"]) == 0
+    out = capsys.readouterr().out
+    came, ended = out.split("Ended")[0], out.split("Ended")[1].split("Changed")[0]
+    assert "gdpr.art6.1e.public_task" in came and "dpa1998.sch2.p5.public_functions" in ended
+    assert "Data Protection Act 1998" in out and "EU GDPR" in out
+
+
+def test_rules_diff_rejects_reversed_dates(capsys):
+    assert main(["rules", "diff", "--from", "2020-01-02", "--to", "2020-01-01"]) == 2

@@ -21,7 +21,7 @@ def engine() -> Engine:
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.id for s in SCENARIOS])
 def test_scenario(engine: Engine, scenario: scenarios.Scenario) -> None:
     result = scenarios.run(engine, scenario)
-    assert result.passed, f"{scenario.file}:{scenario.line} {scenario.id}\n  " + "\n  ".join(result.failures)
+    assert result.passed, f"{scenario.file}:{scenario.line} {scenario.id}\n  " + "\n  ".join(map(str, result.failures))
 
 
 def test_every_rule_fires_in_some_scenario_and_has_a_limit(engine: Engine) -> None:

@@ -3,10 +3,14 @@
     sharelaw decide REQUEST.json [--format text|json|markdown] [--rules PATH ...]
     sharelaw schema request|decision|ruleset
     sharelaw rules list [--as-at YYYY-MM-DD] [--stage STAGE] [--format text|json] [--rules PATH ...]
+    sharelaw rules diff --from YYYY-MM-DD --to YYYY-MM-DD [--format text|json] [--rules PATH ...]
+    sharelaw test PATH... [--require-full-coverage]
     sharelaw --version
 
-Exit codes: 0 done; 2 invalid input (request, JSON, rule files or usage), with every
-problem listed on stderr; 1 internal error. A decision is printed only with exit code 0.
+Exit codes: 0 done; 2 invalid input (request, JSON, rule or scenario files, or usage),
+with every problem listed on stderr; 1 internal error, or for ``test``, a scenario that
+failed (or, with --require-full-coverage, a rule left uncovered). A decision is printed
+only with exit code 0.
 """
 
 from __future__ import annotations
@@ -60,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_INPUT
     try:
         output = args.run(args)
+        code = EXIT_OK
+        if isinstance(output, tuple):  # (output, exit code): commands whose result sets the status
+            output, code = output
     except RequestError as exc:
         report_request_error(exc, json_output=getattr(args, "format", None) == "json")
         return EXIT_INPUT
@@ -79,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERNAL
     # Printed only once everything has succeeded, so a failure never leaves partial output.
     sys.stdout.write(output)
-    return EXIT_OK
+    return code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,6 +116,22 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--format", choices=["text", "json"], default="text")
     add_rules_option(listing)
     listing.set_defaults(run=run_rules_list)
+    changes = rules_commands.add_parser("diff", help="what came into force, ended or changed between two dates")
+    changes.add_argument("--from", dest="start", type=iso_date, required=True, metavar="YYYY-MM-DD")
+    changes.add_argument("--to", dest="end", type=iso_date, required=True, metavar="YYYY-MM-DD")
+    changes.add_argument("--format", choices=["text", "json"], default="text")
+    add_rules_option(changes)
+    changes.set_defaults(run=run_rules_diff)
+
+    test = commands.add_parser(
+        "test", help="run scenario files against rule files and report rule coverage",
+        description="PATHs are rule files, scenario files or directories of either (told apart by their "
+        "'format:'). Without rule files the shipped rules are used.",
+    )
+    test.add_argument("paths", nargs="+", metavar="PATH")
+    test.add_argument("--require-full-coverage", action="store_true",
+                      help="fail unless every rule fires in some scenario and is at its limit in another")
+    test.set_defaults(run=run_test)
     return parser
 
 
@@ -182,6 +205,106 @@ def run_rules_list(args: argparse.Namespace) -> str:
 # ---------------------------------------------------------------------- input
 
 
+def run_rules_diff(args: argparse.Namespace) -> str:
+    from .rules.timeline import diff
+
+    if args.end < args.start:
+        raise InputError(["error: --to is before --from"])
+    bundle = load_bundle(args.rules) if args.rules else default_engine().bundle
+    changes = diff(bundle, args.start, args.end)
+
+    def cite(rule: Rule, day: date) -> dict[str, Any]:
+        sources = [c.resolve(day) for c in rule.citations if c.applies_on(day)] or [rule.citations[0].resolve(day)]
+        return {"label": sources[0].label, "url": sources[0].url}
+
+    rows = []
+    for c in changes:
+        if c.rule is not None:
+            day = args.start if c.kind == "ended" else args.end
+            rows.append({
+                "change": c.kind, "id": c.rule.id, "stage": c.rule.stage.value, "title": c.rule.title,
+                "from": c.rule.in_force.start.isoformat(),
+                "to": c.rule.in_force.end.isoformat() if c.rule.in_force.end else None,
+                "verification": c.rule.verification, "citation": cite(c.rule, day),
+                "citations_before": c.before or None, "citations_after": c.after or None,
+            })
+        else:
+            rows.append({"change": c.kind, "id": c.id, "stage": c.requirement.stage.value,
+                         "title": f"requirement: {c.requirement.title}"})
+    if args.format == "json":
+        return to_json({"from": args.start.isoformat(), "to": args.end.isoformat(),
+                        "bundle_hash": bundle.content_hash, "changes": rows})
+    from .law.eras import era_on
+
+    out = [f"The law from {args.start.isoformat()} ({era_on(args.start).label}) "
+           f"to {args.end.isoformat()} ({era_on(args.end).label}):"]
+    for kind, mark, heading in (("started", "+", "Came into force"), ("ended", "-", "Ended"), ("changed", "~", "Changed")):
+        group = [r for r in rows if r["change"] == kind]
+        out.append("")
+        out.append(f"{heading} ({len(group)}):")
+        for r in group:
+            out.append(f"  {mark} {r['id']} [{r['stage']}]: {r['title']}")
+            if "citation" in r:
+                dates = f"in force {r['from']} to {r['to'] or 'now'}"
+                tag = "" if r["verification"] == "verified" else f" [{r['verification'].upper()}]"
+                out.append(f"      {dates}{tag}; {r['citation']['label']} <{r['citation']['url']}>")
+            if r.get("citations_before"):
+                out.append(f"      cited before: {'; '.join(r['citations_before'])}")
+                out.append(f"      cited after:  {'; '.join(r['citations_after'])}")
+    out.append("")
+    out.append(f"rules {bundle.content_hash}")
+    return "\n".join(out) + "\n"
+
+
+def run_test(args: argparse.Namespace) -> tuple[str, int]:
+    from . import scenarios
+
+    try:
+        rule_files, scenario_files = scenarios.split_paths(args.paths)
+    except RulesetError as exc:
+        raise InputError([getattr(exc, "render")()]) from None
+    if not scenario_files:
+        raise InputError(["error: no scenario files (format: sharelaw/scenarios@1) among the paths given"])
+    if rule_files:
+        roots = [p for p in args.paths if any(_under(f, Path(p)) for f in rule_files)]
+        bundle = load_bundle(roots, only=set(rule_files))
+    else:
+        bundle = default_engine().bundle
+    engine = Engine(bundle) if rule_files else default_engine()
+    try:
+        loaded = scenarios.load(scenario_files)
+    except RulesetError as exc:
+        raise InputError(exc.render().splitlines()) from None
+    results = [scenarios.run(engine, s) for s in loaded]
+    out: list[str] = []
+    for r in results:
+        if r.passed:
+            continue
+        out.append(f"FAIL {r.scenario.id}  ({r.scenario.file}:{r.scenario.line})")
+        if r.scenario.description:
+            out.append(f"     {r.scenario.description}")
+        for m in r.failures:
+            out.append(f"  {m.what}")
+            out.append(f"    - expected: {m.expected}")
+            out.append(f"    + got:      {m.got}")
+    cov = scenarios.coverage(bundle, loaded, results)
+    failed = sum(not r.passed for r in results)
+    out.append(f"rules: {len(bundle.rules)} in {bundle.content_hash}")
+    out.append(f"coverage: {len(bundle.rules) - len(cov.never_fired)} of {len(bundle.rules)} rules fired as expected; "
+               f"{len(bundle.rules) - len(cov.no_limit)} of {len(bundle.rules)} tested at their limit")
+    for rid in cov.never_fired:
+        out.append(f"  never fired: {rid}")
+    for rid in cov.no_limit:
+        out.append(f"  no scenario at its limit: {rid}")
+    out.append(f"{len(results) - failed} passed, {failed} failed")
+    code = EXIT_INTERNAL if failed or (args.require_full_coverage and not cov.complete) else EXIT_OK
+    return "\n".join(out) + "\n", code
+
+
+def _under(path: Path, root: Path) -> bool:
+    return path.resolve() == root.resolve() or root.resolve() in path.resolve().parents
+
+
 def read_request(name: str) -> Any:
     """The request file (or stdin for '-') parsed as JSON; RequestError if it cannot be."""
     label = "standard input" if name == "-" else name
@@ -198,16 +321,16 @@ def read_request(name: str) -> Any:
         raise RequestError([error], code="request_not_json") from None
 
 
-def load_bundle(paths: list[str]) -> Bundle:
+def load_bundle(paths: list[str], only: set[Path] | None = None) -> Bundle:
     """A bundle from the user's rule files; InputError listing every problem if invalid."""
     try:
-        bundle = Bundle.load(*paths)
+        bundle = Bundle.load(*paths, only=only)
     except RulesetError as exc:
         raise InputError(exc.render().splitlines()) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError([f"error: cannot read the rule files: {exc}"]) from None
     if not bundle.files:
-        raise InputError([f"error: no rule files (*.yaml) found in {', '.join(paths)}"])
+        raise InputError([f"error: no rule files (*.yaml) found in {', '.join(map(str, paths))}"])
     return bundle
 
 

@@ -27,6 +27,7 @@ of scope fires no rule, so it is the limit of a rule that applies to every reque
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,15 +51,30 @@ class Scenario:
     line: int | None
 
 
+@dataclass(frozen=True)
+class Mismatch:
+    """One unmet expectation: what was expected and what happened."""
+
+    what: str
+    expected: str
+    got: str
+
+    def __str__(self) -> str:
+        return f"{self.what}: expected {self.expected}, got {self.got}"
+
+
 @dataclass
 class Result:
     scenario: Scenario
-    failures: list[str] = field(default_factory=list)
+    failures: list[Mismatch] = field(default_factory=list)
     fired: set[str] = field(default_factory=set)
 
     @property
     def passed(self) -> bool:
         return not self.failures
+
+    def fail(self, what: str, expected: object, got: object) -> None:
+        self.failures.append(Mismatch(what, str(expected), str(got)))
 
 
 def _merge(base: Any, over: Any) -> Any:
@@ -81,6 +97,17 @@ def _dates_to_text(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value
+
+
+def split_paths(paths: list[str | Path]) -> tuple[list[Path], list[Path]]:
+    """Sort the YAML files under ``paths`` into rule files and scenario files by their ``format``."""
+    rules: list[Path] = []
+    scenario_files: list[Path] = []
+    for path in discover([Path(p) for p in paths]):
+        head = path.read_text("utf-8", errors="replace")
+        match = re.search(r"^format:\s*[\"']?([\w/@.-]+)", head, re.MULTILINE)
+        (scenario_files if match and match.group(1) == FORMAT else rules).append(path)
+    return rules, scenario_files
 
 
 def load(paths: list[str | Path]) -> list[Scenario]:
@@ -147,36 +174,36 @@ def run(engine, scenario: Scenario) -> Result:
         # is the limit of a rule that applies to every request in scope (a practice).
         if exp.get("error") == exc.code and not exp.get("fires"):
             return result
-        result.failures.append(f"request refused ({exc.code}): " + "; ".join(str(e) for e in exc.errors))
+        result.fail("request", exp.get("error", "a decision"), f"refused ({exc.code}): " + "; ".join(str(e) for e in exc.errors))
         return result
     if "error" in exp:
-        result.failures.append(f"expected the request to be refused with {exp['error']}, but it was decided")
+        result.fail("request", f"refused with {exp['error']}", f"decided {decision.outcome.value}")
     fired = {rid for ids in engine.fired(scenario.request).values() for rid in ids}
     result.fired = fired
     if "outcome" in exp and decision.outcome.value != exp["outcome"]:
-        result.failures.append(f"outcome: expected {exp['outcome']}, got {decision.outcome.value}")
+        result.fail("outcome", exp["outcome"], decision.outcome.value)
     for rid in exp.get("fires", []):
         if rid not in engine.bundle.rules:
-            result.failures.append(f"fires: no rule '{rid}' in the bundle")
+            result.fail(f"fires {rid}", "a rule in the bundle", "no such rule")
         elif rid not in fired:
-            result.failures.append(f"fires: expected '{rid}' to fire; it did not")
+            result.fail(f"fires {rid}", "fired", "did not fire")
     for rid in exp.get("not_fires", []):
         if rid not in engine.bundle.rules:
-            result.failures.append(f"not_fires: no rule '{rid}' in the bundle")
+            result.fail(f"not_fires {rid}", "a rule in the bundle", "no such rule")
         elif rid in fired:
-            result.failures.append(f"not_fires: expected '{rid}' not to fire; it did")
+            result.fail(f"not_fires {rid}", "did not fire", "fired")
     if "basis" in exp:
         got = decision.basis[0].kind.value if decision.basis else "none"
         if got != exp["basis"]:
-            result.failures.append(f"basis: expected {exp['basis']}, got {got}")
+            result.fail("basis", exp["basis"], got)
     if "missing" in exp:
         got = sorted(m.item for m in decision.missing)
         if got != sorted(exp["missing"]):
-            result.failures.append(f"missing: expected {sorted(exp['missing'])}, got {got}")
+            result.fail("missing", sorted(exp["missing"]), got)
     for stage, status in (exp.get("stages") or {}).items():
         got = next((s.status.value for s in decision.stages if s.stage.value == stage), None)
         if got != status:
-            result.failures.append(f"stage {stage}: expected {status}, got {got}")
+            result.fail(f"stage {stage}", status, got)
     return result
 
 

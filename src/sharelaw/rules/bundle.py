@@ -151,8 +151,12 @@ class Bundle:
     # -------------------------------------------------------------- loading
 
     @classmethod
-    def load(cls, *paths: str | Path) -> "Bundle":
+    def load(cls, *paths: str | Path, only: set[Path] | None = None) -> "Bundle":
+        """Load every *.yaml under ``paths`` (the shipped rules if none), or just the files in
+        ``only``. Paths inside the content hash are relative to the root they were found under,
+        so the same files give the same hash however they were named on the command line."""
         roots = [Path(p) for p in paths] or [default_ruleset_dir()]
+        wanted = {p.resolve() for p in only} if only is not None else None
         files: list[LoadedFile] = []
         digests: list[tuple[str, str]] = []
         sources: dict[str, str] = {}
@@ -165,6 +169,8 @@ class Bundle:
                 errors.extend(exc.errors)
                 continue
             for path in found:
+                if wanted is not None and path.resolve() not in wanted:
+                    continue
                 rel = path.relative_to(root).as_posix() if root.is_dir() else path.name
                 if root.is_dir() and len(roots) > 1:
                     rel = f"{root.name}/{rel}"
