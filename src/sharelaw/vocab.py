@@ -45,6 +45,8 @@ class AgencyKind(Labelled):
     FE_COLLEGE = "fe_college", "further education college"
     YOUTH_SUPPORT = "youth_support", "youth support service (Connexions)"
     SAFEGUARDING_ADULTS_BOARD = "safeguarding_adults_board", "safeguarding adults board"
+    PRISON = "prison", "prison or youth custody establishment"
+    FIRE_AND_RESCUE = "fire_and_rescue", "fire and rescue authority"
     VOLUNTARY_ORGANISATION = "voluntary_organisation", "voluntary organisation"
     HOUSING_ASSOCIATION = "housing_association", "housing association"
     PRIVATE_COMPANY = "private_company", "private company"
@@ -71,6 +73,8 @@ PUBLIC_AUTHORITY_BY_DEFAULT: dict[AgencyKind, bool] = {
     AgencyKind.FE_COLLEGE: True,
     AgencyKind.YOUTH_SUPPORT: True,
     AgencyKind.SAFEGUARDING_ADULTS_BOARD: True,
+    AgencyKind.PRISON: True,
+    AgencyKind.FIRE_AND_RESCUE: True,
     AgencyKind.VOLUNTARY_ORGANISATION: False,
     AgencyKind.HOUSING_ASSOCIATION: False,
     AgencyKind.PRIVATE_COMPANY: False,
@@ -99,6 +103,20 @@ class Purpose(Labelled):
     EMERGENCY_RISK_TO_LIFE = "emergency_risk_to_life", "an emergency with a risk to life"
     RESEARCH_STATISTICS = "research_statistics", "research and statistics"
     SERVICE_PLANNING = "service_planning", "planning, monitoring or improving services"
+    SAFEGUARDING_PARTNERSHIP = "safeguarding_partnership", (
+        "the safeguarding partners' arrangements or a child safeguarding practice review"
+    )
+    YOUTH_SUPPORT_SERVICES = "youth_support_services", "youth support services for a young person (Connexions)"
+    OFFENDER_RISK_MANAGEMENT = "offender_risk_management", (
+        "assessing and managing the risks posed by sexual and violent offenders (MAPPA)"
+    )
+    DOMESTIC_ABUSE_DISCLOSURE = "domestic_abuse_disclosure", (
+        "a disclosure to protect a person from domestic abuse (Domestic Violence Disclosure Scheme)"
+    )
+    SERIOUS_VIOLENCE_DUTY = "serious_violence_duty", "preventing and reducing serious violence (serious violence duty)"
+    PUBLIC_SERVICE_DELIVERY = "public_service_delivery", (
+        "improving or targeting a public service or benefit for individuals or households"
+    )
     COMMERCIAL_MARKETING = "commercial_marketing", "marketing or another commercial purpose"
     OTHER = "other", "a purpose outside this vocabulary"
 
@@ -115,6 +133,12 @@ PURPOSE_KIND: dict[Purpose, SharingKind] = {
     Purpose.EMERGENCY_RISK_TO_LIFE: SharingKind.SERVICE_PROVISION,
     Purpose.RESEARCH_STATISTICS: SharingKind.ROUTINE,
     Purpose.SERVICE_PLANNING: SharingKind.ROUTINE,
+    Purpose.SAFEGUARDING_PARTNERSHIP: SharingKind.CHILD_PROTECTION,
+    Purpose.YOUTH_SUPPORT_SERVICES: SharingKind.SERVICE_PROVISION,
+    Purpose.OFFENDER_RISK_MANAGEMENT: SharingKind.SERVICE_PROVISION,
+    Purpose.DOMESTIC_ABUSE_DISCLOSURE: SharingKind.SERVICE_PROVISION,
+    Purpose.SERIOUS_VIOLENCE_DUTY: SharingKind.ROUTINE,
+    Purpose.PUBLIC_SERVICE_DELIVERY: SharingKind.ROUTINE,
     Purpose.COMMERCIAL_MARKETING: SharingKind.OTHER,
     Purpose.OTHER: SharingKind.OTHER,
 }
@@ -191,6 +215,9 @@ class StatutoryRequest(Labelled):
     COURT_ORDER = "court_order", "a court order"
     PUBLIC_TASK_REQUEST = "public_task_request", "a request from a body that needs the data for its public task"
     POLICE_REQUEST = "police_request", "a police request for the prevention or detection of crime"
+    S16H_REQUEST = "s16h_request", "a safeguarding partner's request for information (Children Act 2004 s16H)"
+    S117_REQUEST = "s117_request", "a Connexions provider's request to an educational institution (Learning and Skills Act 2000 s117)"
+    S251_SUPPORT = "s251_support", "support under regulations made under NHS Act 2006 s251 for this medical purpose"
 
 
 class Judgement(Labelled):

@@ -287,6 +287,7 @@ def _establish(run: _StageRun, facts: dict[str, object]) -> None:
         facts["vires.public_function"] = bool(facts["discloser.public_authority"]) and any(
             r.effect.statutory or r.effect.basis is BasisKind.COMMON_LAW for r in basis_rules
         )
+        facts["vires.overrides_confidence"] = any(r.effect.overrides_confidence for r in basis_rules)
         facts["vires.required_by_law"] = any(
             r.effect.required_by_law and set(r.requirements) & met for r in run.shown
         )

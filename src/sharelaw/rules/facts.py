@@ -103,6 +103,11 @@ _SPECS: list[FactSpec] = [
         "(a statutory basis, or a common law power such as the police's).",
         Stage.HRA,
     ),
+    _bool(
+        "vires.overrides_confidence",
+        "A stage-1 gateway relied on says expressly that disclosing under it breaches no obligation of confidence.",
+        Stage.HRA,
+    ),
     _bool("vires.required_by_law", "A stage-1 duty compels this disclosure (it is required by law).", Stage.HRA),
     # established by stage 2 (HRA)
     _enum("hra.status", StageStatus, "Outcome of stage 2.", Stage.CONFIDENCE),

@@ -313,6 +313,8 @@ def _check_effect(rf, when: Cond, stage: Stage, src: _Source, path: tuple, error
         bad("a stage-1 rule that satisfies a requirement must say which kind of basis it gives")
     if eff.required_by_law and (stage is not Stage.VIRES or eff.basis is None or eff.basis.value != "duty"):
         bad("required_by_law applies only to a stage-1 duty")
+    if (eff.overrides_confidence or eff.from_statute is not None) and (stage is not Stage.VIRES or eff.basis is None):
+        bad("overrides_confidence and from_statute apply only to a stage-1 rule that gives a basis")
     if eff.kind is EffectKind.REFERS and not eff.missing and not _reads_stage_status(when):
         bad("a 'refers' effect must name what is missing (or wait on an earlier stage's status)")
     if eff.kind is not EffectKind.REFERS and eff.missing:

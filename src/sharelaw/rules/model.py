@@ -67,6 +67,11 @@ class EffectFile(_File):
     required_by_law: bool = Field(
         default=False, description="Stage 1 only: the duty compels this disclosure, so it is required by law."
     )
+    overrides_confidence: bool = Field(
+        default=False,
+        description="Stage 1 only: the gateway's own words say a disclosure under it breaches no obligation of "
+        "confidence (e.g. PCSCA 2022 s16(3), DEA 2017 s40(7)).",
+    )
     from_statute: bool | None = Field(
         default=None,
         description="Stage 1 only: whether the basis is conferred by an enactment. Defaults to true for a duty or "
