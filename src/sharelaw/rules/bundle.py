@@ -193,6 +193,28 @@ class Bundle:
             raise RulesetErrors(errors)
         return cls(files, digests, sources)
 
+    @classmethod
+    def from_sources(cls, sources: dict[str, str]) -> "Bundle":
+        """Rebuild a bundle from archived file texts (relative path -> text), e.g. to replay a
+        decision with the rules of its day. Same texts and paths give the same content hash."""
+        files: list[LoadedFile] = []
+        digests: list[tuple[str, str]] = []
+        errors: list[RulesetError] = []
+        order = 0
+        for rel in sorted(sources):
+            text = sources[rel]
+            try:
+                loaded = load_file(text, rel, order_start=order)
+            except RulesetErrors as exc:
+                errors.extend(exc.errors)
+                continue
+            order += len(loaded.rules)
+            files.append(loaded)
+            digests.append((rel, hashlib.sha256(text.encode("utf-8")).hexdigest()))
+        if errors:
+            raise RulesetErrors(errors)
+        return cls(files, digests, dict(sources))
+
     @cached_property
     def content_hash(self) -> str:
         """sha256 over the sorted (relative path, sha256 of file bytes) pairs, as canonical JSON."""
