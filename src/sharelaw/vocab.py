@@ -320,6 +320,9 @@ class ConditionCode(Labelled):
         "Check that this purpose is compatible with the purpose for which the information was obtained, "
         "or that an exemption relaxes purpose limitation; record which."
     )
+    CONSISTENT_IDENTIFIER = "consistent_identifier", (
+        "Include the person's NHS number as the consistent identifier, unless they object or it is not known."
+    )
     CALDICOTT = "caldicott", "Apply the Caldicott principles: justify the purpose, need to know, minimum necessary."
 
 
