@@ -1,6 +1,7 @@
 """The legal timeline: which data protection regime applies on a date.
 
-Dates come from the knowledge pack section 1 (all tagged [V] there): DPA 1998 in force
+The eras and their dates are data, in timeline.yaml beside this module, each with its
+citation and verification tag (from the knowledge pack section 1): DPA 1998 in force
 1 March 2000 (SI 2000/183); GDPR and DPA 2018 from 25 May 2018; UK GDPR from
 1 January 2021 (end of the transition period); DUAA 2025 ss70-71 from 5 February 2026
 (SI 2026/82). The engine never reads the clock: every function takes the date.
@@ -11,10 +12,15 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
+
+import yaml
 
 from ..vocab import Labelled
 
-SCOPE_START = date(2000, 3, 1)
+_TIMELINE = yaml.safe_load((Path(__file__).with_name("timeline.yaml")).read_text("utf-8"))
+
+SCOPE_START: date = _TIMELINE["scope_start"]
 HRA_IN_FORCE = date(2000, 10, 2)
 
 
@@ -30,15 +36,36 @@ class EraSpan:
     era: Era
     start: date
     end: date | None  # inclusive last day; None while still current
+    citation: dict
+    verification: str
 
 
-ERAS: tuple[EraSpan, ...] = (
-    EraSpan(Era.DPA1998, SCOPE_START, date(2018, 5, 24)),
-    EraSpan(Era.EU_GDPR, date(2018, 5, 25), date(2020, 12, 31)),
-    EraSpan(Era.UK_GDPR, date(2021, 1, 1), date(2026, 2, 4)),
-    EraSpan(Era.UK_GDPR_DUAA, date(2026, 2, 5), None),
+ERAS: tuple[EraSpan, ...] = tuple(
+    EraSpan(Era(e["id"]), e["from"], e.get("to"), e["citation"], e["verification"]) for e in _TIMELINE["eras"]
 )
+EVENTS: tuple[dict, ...] = tuple(_TIMELINE["events"])
 _STARTS = [span.start for span in ERAS]
+
+
+def _check() -> None:
+    """The eras must be contiguous from the scope start, with labels matching the enum."""
+    problems = []
+    if ERAS[0].start != SCOPE_START:
+        problems.append("the first era must start on the scope start")
+    for before, after in zip(ERAS, ERAS[1:]):
+        if before.end is None or (after.start - before.end).days != 1:
+            problems.append(f"gap or overlap before {after.start}")
+    if ERAS[-1].end is not None:
+        problems.append("the last era must be current (no 'to')")
+    for span in ERAS:
+        label = next(e["label"] for e in _TIMELINE["eras"] if e["id"] == span.era.value)
+        if label != span.era.label:
+            problems.append(f"timeline.yaml label differs from Era.{span.era.name}")
+    if problems:
+        raise RuntimeError("sharelaw/law/timeline.yaml is inconsistent: " + "; ".join(problems))
+
+
+_check()
 
 
 class OutOfScope(ValueError):
