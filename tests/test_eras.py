@@ -69,3 +69,11 @@ def test_the_same_request_cites_each_eras_data_protection_law(day, era_label, ci
     for c in legislation:
         if c.url.startswith("https://www.legislation.gov.uk/"):
             assert c.url.endswith("/" + day), c.url
+
+
+def test_docs_law_is_generated_from_the_current_rules() -> None:
+    """docs/law/ must be regenerated whenever the rules change (python -m sharelaw.rules.lawdoc docs/law)."""
+    from sharelaw.rules import lawdoc
+
+    docs = Path(__file__).resolve().parent.parent / "docs" / "law"
+    assert lawdoc.main(["--check", str(docs)]) == 0, "docs/law is out of date: run python -m sharelaw.rules.lawdoc docs/law"
