@@ -311,7 +311,8 @@ class ConditionCode(Labelled):
         "Do not tell the person before sharing: that would increase the risk or prejudice an investigation. Record why."
     )
     APPROPRIATE_POLICY_DOCUMENT = "appropriate_policy_document", (
-        "The discloser must have an appropriate policy document in place for this condition (DPA 2018 Sch 1 Part 4)."
+        "The discloser must have an appropriate policy document in place for this condition "
+        "(DPA 2018 Sch 1 Part 4; s42 for law enforcement processing)."
     )
     USE_LIMITED_TO_PURPOSE = "use_limited_to_purpose", (
         "The recipient may use the information only for the purpose for which it was disclosed."
