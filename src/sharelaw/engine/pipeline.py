@@ -7,7 +7,8 @@ implementation. In short:
    it, else *met* if any fired rule satisfies it, else *refer* if any fired rule refers
    it, else *unmet*. Fail closed: what no rule meets is not met.
 2. A stage fails if any active requirement is failed or unmet, else refers if any is
-   refer, else passes; with no active requirement it is not engaged.
+   refer, else passes; with no active requirement it is not engaged, except stage 1,
+   which then fails (nothing established a power).
 3. Stage 1 failing means no power: ``must_not_share`` (ultra vires) and the later
    stages are not evaluated. Otherwise every stage is evaluated.
 4. Any stage failed → ``must_not_share``; else any referred → ``refer``; else, if the
