@@ -20,11 +20,13 @@ from .errors import EngineError, FieldError, RequestError, RulesetError, Ruleset
 from .law.eras import Era, era_on
 from .request import SharingRequest, parse_request
 from .rules.bundle import Bundle
+from .audit import AuditLog
 from . import scenarios
 from .vocab import Outcome, Stage
 
 __all__ = sorted(
     [
+        "AuditLog",
         "Bundle",
         "Decision",
         "Engine",

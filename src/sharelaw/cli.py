@@ -5,12 +5,21 @@
     sharelaw rules list [--as-at YYYY-MM-DD] [--stage STAGE] [--format text|json] [--rules PATH ...]
     sharelaw rules diff --from YYYY-MM-DD --to YYYY-MM-DD [--format text|json] [--rules PATH ...]
     sharelaw test PATH... [--require-full-coverage]
+    sharelaw audit record REQUEST.json --log LOG --agency AGENCY --role ROLE [--person ID] [--rules PATH ...]
+    sharelaw audit act LOG DECISION_ID ACTION.json --agency AGENCY --role ROLE [--person ID]
+    sharelaw audit verify LOG [--format text|json]
+    sharelaw audit show LOG DECISION_ID
+    sharelaw audit export LOG [--format jsonl|csv] [--output FILE]
+    sharelaw audit head LOG
+    sharelaw replay LOG [--against current|sha256:HASH] [--rules PATH ...] [--format text|json] [--progress|--no-progress]
     sharelaw --version
 
 Exit codes: 0 done; 2 invalid input (request, JSON, rule or scenario files, or usage),
 with every problem listed on stderr; 1 internal error, or for ``test``, a scenario that
-failed (or, with --require-full-coverage, a rule left uncovered). A decision is printed
-only with exit code 0.
+failed (or, with --require-full-coverage, a rule left uncovered), for ``audit verify`` a
+damaged log, for ``replay`` a decision not reproduced (or not decidable under the rules
+compared against). A decision is printed only with exit code 0. LOG is an audit log URL:
+``sqlite:///PATH``, a plain path to a SQLite file, or ``postgresql://...`` (docs/audit.md).
 """
 
 from __future__ import annotations
@@ -132,7 +141,60 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--require-full-coverage", action="store_true",
                       help="fail unless every rule fires in some scenario and is at its limit in another")
     test.set_defaults(run=run_test)
+
+    audit = commands.add_parser("audit", help="record decisions in an audit log, verify and export it")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
+    record = audit_commands.add_parser("record", help="decide a request and record the decision in a log")
+    record.add_argument("request", metavar="REQUEST.json", help="the request as JSON; '-' reads standard input")
+    record.add_argument("--log", required=True, metavar="LOG", help="the audit log (created if absent)")
+    add_actor_options(record)
+    record.add_argument("--format", choices=["text", "json"], default="text")
+    add_rules_option(record)
+    record.set_defaults(run=run_audit_record)
+    act = audit_commands.add_parser("act", help="record what was actually done about a recorded decision")
+    act.add_argument("log", metavar="LOG")
+    act.add_argument("decision_id", metavar="DECISION_ID")
+    act.add_argument("action", metavar="ACTION.json", help="the action as JSON (docs/audit.md); '-' reads stdin")
+    add_actor_options(act)
+    act.set_defaults(run=run_audit_act)
+    verify = audit_commands.add_parser("verify", help="check the whole chain and every hash of a log")
+    verify.add_argument("log", metavar="LOG")
+    verify.add_argument("--format", choices=["text", "json"], default="text")
+    verify.set_defaults(run=run_audit_verify)
+    show = audit_commands.add_parser("show", help="print a decision record and its actions as JSON")
+    show.add_argument("log", metavar="LOG")
+    show.add_argument("decision_id", metavar="DECISION_ID")
+    show.set_defaults(run=run_audit_show)
+    export = audit_commands.add_parser("export", help="export a log as JSON Lines or CSV")
+    export.add_argument("log", metavar="LOG")
+    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    export.add_argument("--output", metavar="FILE", help="write here instead of standard output")
+    export.set_defaults(run=run_audit_export)
+    head = audit_commands.add_parser("head", help="print the log's last sequence number and hash (to publish)")
+    head.add_argument("log", metavar="LOG")
+    head.set_defaults(run=run_audit_head)
+
+    replay = commands.add_parser(
+        "replay", help="re-run the decisions of an audit log",
+        description="Without --against: re-run every decision with the rules archived for it and confirm the "
+        "result is byte-identical. With --against current (the shipped rules, or those given with --rules) or "
+        "--against sha256:HASH (a bundle archived in the log): list the decisions whose outcome or basis would "
+        "differ, stage by stage.",
+    )
+    replay.add_argument("log", metavar="LOG")
+    replay.add_argument("--against", metavar="current|sha256:HASH")
+    replay.add_argument("--format", choices=["text", "json"], default="text")
+    replay.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="show progress on stderr (default: when stderr is a terminal)")
+    add_rules_option(replay)
+    replay.set_defaults(run=run_replay)
     return parser
+
+
+def add_actor_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--agency", required=True, help="the acting agency")
+    parser.add_argument("--role", required=True, help="the practitioner's role")
+    parser.add_argument("--person", help="an identifier of the practitioner, if recorded")
 
 
 def add_rules_option(parser: argparse.ArgumentParser) -> None:
@@ -299,6 +361,160 @@ def run_test(args: argparse.Namespace) -> tuple[str, int]:
     out.append(f"{len(results) - failed} passed, {failed} failed")
     code = EXIT_INTERNAL if failed or (args.require_full_coverage and not cov.complete) else EXIT_OK
     return "\n".join(out) + "\n", code
+
+
+# ---------------------------------------------------------------------- audit
+
+
+def open_log(url: str, *, create: bool = False):
+    from .audit import AuditLog, LogNotFound
+
+    try:
+        return AuditLog.open(url, create=create)
+    except LogNotFound as exc:
+        raise InputError([f"error: {exc}"]) from None
+
+
+def actor_of(args: argparse.Namespace) -> dict[str, Any]:
+    return {"agency": args.agency, "role": args.role, "person": args.person}
+
+
+def run_audit_record(args: argparse.Namespace) -> str:
+    request = parse_request(read_request(args.request))
+    engine = Engine(load_bundle(args.rules)) if args.rules else default_engine()
+    try:
+        decision = engine.decide(request)
+    finally:
+        if args.rules:
+            engine.close()
+    with open_log(args.log, create=True) as log:
+        rec = log.record(decision, request, actor=actor_of(args), bundle=engine.bundle)
+    if args.format == "json":
+        return to_json({"decision_id": rec.decision_id, "seq": rec.seq, "hash": rec.hash,
+                        "decision": decision.model_dump(mode="json")})
+    return f"recorded decision {rec.decision_id} (seq {rec.seq})\n" + render_text(decision)
+
+
+def run_audit_act(args: argparse.Namespace) -> str:
+    from pydantic import ValidationError
+
+    from .audit import Action, AuditError
+
+    try:
+        raw = sys.stdin.read() if args.action == "-" else Path(args.action).read_text(encoding="utf-8")
+        data = json.loads(raw)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError([f"error: cannot read the action {args.action}: {exc}"]) from None
+    try:
+        action = Action.model_validate(data)
+    except ValidationError as exc:
+        raise InputError([f"error: action_invalid: {len(exc.errors())} error(s) in the action"] + [
+            f"  {'.'.join(str(p) for p in e['loc']) or '<action>'}: {e['msg']}" for e in exc.errors()]) from None
+    with open_log(args.log) as log:
+        try:
+            rec = log.record_action(args.decision_id, action, actor=actor_of(args))
+        except AuditError as exc:
+            raise InputError([f"error: {exc}"]) from None
+    return f"recorded action {rec.record_id} on decision {args.decision_id} (seq {rec.seq})\n"
+
+
+def run_audit_verify(args: argparse.Namespace) -> tuple[str, int]:
+    with open_log(args.log) as log:
+        report = log.verify()
+    out = to_json(report.to_dict()) if args.format == "json" else report.render()
+    return out, EXIT_OK if report.ok else EXIT_INTERNAL
+
+
+def run_audit_show(args: argparse.Namespace) -> str:
+    with open_log(args.log) as log:
+        try:
+            rec = log.get(args.decision_id)
+        except KeyError:
+            raise InputError([f"error: no decision {args.decision_id} in {args.log}"]) from None
+        actions = log.actions(args.decision_id)
+    return to_json({"record": rec.exported(), "actions": [a.exported() for a in actions]})
+
+
+def run_audit_export(args: argparse.Namespace) -> str:
+    import io
+
+    from .audit.export import write_csv, write_jsonl
+
+    writer = write_csv if args.format == "csv" else write_jsonl
+    with open_log(args.log) as log:
+        if args.output:
+            try:
+                with open(args.output, "w", encoding="utf-8", newline="") as fh:
+                    n = writer(log.records(), fh)
+            except OSError as exc:
+                raise InputError([f"error: cannot write {args.output}: {exc.strerror or exc}"]) from None
+            return f"exported {n} record(s) to {args.output}\n"
+        buffer = io.StringIO()
+        writer(log.records(), buffer)
+        return buffer.getvalue()
+
+
+def run_audit_head(args: argparse.Namespace) -> str:
+    with open_log(args.log) as log:
+        seq, digest = log.head()
+    return f"{seq} {digest}\n"
+
+
+def run_replay(args: argparse.Namespace) -> tuple[str, int]:
+    from .audit import AuditError
+    from .audit.replay import compare, render, reproduce
+
+    show = args.progress if args.progress is not None else sys.stderr.isatty()
+    progress = Progress("replayed") if show else None
+    with open_log(args.log) as log:
+        check = log.verify()
+        if not check.ok:
+            out = to_json({"verify": check.to_dict()}) if args.format == "json" else check.render()
+            return out, EXIT_INTERNAL
+        if args.against is None:
+            if args.rules:
+                raise InputError(["error: --rules is for --against current"])
+            report = reproduce(log, progress)
+        else:
+            if args.against == "current":
+                bundle = load_bundle(args.rules) if args.rules else default_engine().bundle
+            elif args.against.startswith("sha256:"):
+                if args.rules:
+                    raise InputError(["error: --rules is for --against current"])
+                try:
+                    bundle = log.bundle(args.against)
+                except AuditError as exc:
+                    raise InputError([f"error: {exc}"]) from None
+            else:
+                raise InputError([f"error: --against takes 'current' or sha256:HASH, not {args.against!r}"])
+            report = compare(log, bundle, progress)
+    if progress is not None:
+        progress.finish()
+    out = to_json(report.to_dict()) if args.format == "json" else render(report)
+    return out, EXIT_OK if report.ok else EXIT_INTERNAL
+
+
+class Progress:
+    """'replayed N/M' on stderr, at most a few times a second, for long runs."""
+
+    def __init__(self, verb: str) -> None:
+        import time
+
+        self._time = time.monotonic
+        self._verb = verb
+        self._last = 0.0
+        self._shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        now = self._time()
+        if now - self._last >= 0.25 or done == total:
+            self._last = now
+            self._shown = True
+            print(f"\r{self._verb} {done}/{total} record(s)", end="", file=sys.stderr, flush=True)
+
+    def finish(self) -> None:
+        if self._shown:
+            print(file=sys.stderr, flush=True)
 
 
 def _under(path: Path, root: Path) -> bool:

@@ -97,8 +97,12 @@ def build_trusted(cls, **values):
     fields = cls.__pydantic_fields__
     if len(values) != len(fields):
         raise TypeError(f"{cls.__name__} needs every field; missing {sorted(set(fields) - set(values))}")
+    try:  # declaration order, as pydantic itself stores fields, so serialisation is byte-identical
+        ordered = {name: values[name] for name in fields}
+    except KeyError:
+        raise TypeError(f"{cls.__name__} needs every field; missing {sorted(set(fields) - set(values))}") from None
     obj = cls.__new__(cls)
-    object.__setattr__(obj, "__dict__", values)
+    object.__setattr__(obj, "__dict__", ordered)
     object.__setattr__(obj, "__pydantic_fields_set__", set(values))
     object.__setattr__(obj, "__pydantic_extra__", None)
     object.__setattr__(obj, "__pydantic_private__", None)

@@ -1,0 +1,252 @@
+"""Decision records that auditors can trust and replay: an append-only, hash-chained log.
+
+    >>> from sharelaw import AuditLog, Engine                       # doctest: +SKIP
+    >>> engine = Engine()                                           # doctest: +SKIP
+    >>> with AuditLog.open("sqlite:///decisions.db") as log:        # doctest: +SKIP
+    ...     decision = engine.decide(request)
+    ...     rec = log.record(decision, request, actor={"agency": "st-marys-primary", "role": "DSL"},
+    ...                      bundle=engine.bundle)
+    ...     log.record_action(rec.decision_id, {"outcome": "shared", "at": "2026-06-01T10:00:00Z",
+    ...                       "form": "telephone", "consent": "not_obtained", "reasons": "..."},
+    ...                       actor={"agency": "st-marys-primary", "role": "DSL"})
+    ...     log.verify().ok
+
+Backends, chosen by the URL: ``sqlite:///path/to/file.db`` or a plain path (the embedded
+default), ``postgresql://...`` (several service instances writing one log). See
+docs/audit.md for the record format, the chain, and what the log cannot prove.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator, Mapping
+
+from ..decision import Decision
+from ..request import SharingRequest, parse_request
+from ..rules.bundle import Bundle
+from .chain import Problem, VerifyReport, sources_hash, verify
+from .record import (
+    GENESIS_HASH,
+    RECORD_FORMAT,
+    Action,
+    Actor,
+    StoredRecord,
+    action_body,
+    canonical,
+    decision_body,
+    utc_iso,
+)
+from .store import AuditError, LogNotFound, Store
+
+__all__ = [
+    "GENESIS_HASH",
+    "RECORD_FORMAT",
+    "Action",
+    "Actor",
+    "AuditError",
+    "AuditLog",
+    "LogNotFound",
+    "Problem",
+    "StoredRecord",
+    "VerifyReport",
+    "canonical",
+    "open_store",
+]
+
+
+def open_store(url: str, *, create: bool = True) -> Store:
+    """The store for ``url``: ``postgresql://`` or ``postgres://`` URIs, ``sqlite:///PATH``, or a plain path."""
+    text = str(url)
+    if text.startswith(("postgresql://", "postgres://")):
+        from .postgres import PostgresStore
+
+        return PostgresStore(text, create=create)
+    if text.startswith("sqlite:"):
+        if not text.startswith("sqlite:///") or len(text) == len("sqlite:///"):
+            raise LogNotFound(f"write a SQLite log as sqlite:///relative/path.db or sqlite:////absolute/path.db, not {text!r}")
+        path = text[len("sqlite:///"):]
+    elif "://" in text:
+        raise LogNotFound(f"unknown audit log URL scheme in {text!r}: use sqlite:///PATH, a path, or postgresql://...")
+    else:
+        path = text
+    from .sqlite import SQLiteStore
+
+    return SQLiteStore(path, create=create)
+
+
+class AuditLog:
+    """An append-only, hash-chained log of decisions and of what practitioners then did.
+
+    Thread-safe; appends from several processes to one log are serialised by the store.
+    ``record`` and ``record_action`` return once the record is durable.
+    """
+
+    def __init__(self, store: Store, *, clock: Callable[[], datetime] | None = None) -> None:
+        self.store = store
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._archived: set[str] = set()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, url: str, *, create: bool = True, clock: Callable[[], datetime] | None = None) -> "AuditLog":
+        """Open (by default creating) the log at ``url``. ``LogNotFound`` if it is absent and
+        ``create`` is false, or cannot be reached."""
+        return cls(open_store(url, create=create), clock=clock)
+
+    @property
+    def url(self) -> str:
+        return self.store.url
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> "AuditLog":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ append
+
+    def record(
+        self,
+        decision: Decision,
+        request: SharingRequest | Mapping[str, Any],
+        *,
+        actor: Actor | Mapping[str, Any],
+        bundle: Bundle | None = None,
+    ) -> StoredRecord:
+        """Append a decision with the request it answered. The rule bundle it was decided
+        under is archived in the log the first time it is seen: pass ``bundle`` (the
+        engine's ``engine.bundle``) unless the log already holds it or it is the shipped
+        rules. Returns the stored record; its ``decision_id`` names the decision."""
+        if not isinstance(decision, Decision):
+            raise TypeError("record() takes the Decision returned by Engine.decide()")
+        req = parse_request(request)
+        actor_model = actor if isinstance(actor, Actor) else Actor.model_validate(dict(actor))
+        decided = decision.model_dump(mode="json")
+        if req.as_at != decision.as_at or req.request_id != decision.request_id:
+            raise AuditError("the decision does not answer this request (its as_at or request_id differs)")
+        archive = self._bundle_to_archive(decision.bundle_hash, bundle)
+        record_id = uuid.uuid4().hex
+        recorded_at = utc_iso(self._clock())
+        canonical_request = req.model_dump(mode="json")
+
+        def make(seq: int, prev: str) -> dict[str, Any]:
+            return decision_body(seq=seq, prev_hash=prev, record_id=record_id, recorded_at=recorded_at,
+                                 actor=actor_model, request=canonical_request, decision=decided)
+
+        rec = self.store.append(make, bundle=archive)
+        if archive is not None:
+            self._archived.add(archive[0])
+        return rec
+
+    def record_action(
+        self,
+        decision_id: str,
+        action: Action | Mapping[str, Any],
+        *,
+        actor: Actor | Mapping[str, Any],
+    ) -> StoredRecord:
+        """Append what the practitioner actually did about a recorded decision, as its own record."""
+        action_model = action if isinstance(action, Action) else Action.model_validate(dict(action))
+        actor_model = actor if isinstance(actor, Actor) else Actor.model_validate(dict(actor))
+        record_id = uuid.uuid4().hex
+        recorded_at = utc_iso(self._clock())
+
+        def make(seq: int, prev: str) -> dict[str, Any]:
+            return action_body(seq=seq, prev_hash=prev, record_id=record_id, recorded_at=recorded_at,
+                               actor=actor_model, decision_id=decision_id, action=action_model)
+
+        return self.store.append(make, needs_decision=decision_id)
+
+    def archive(self, bundle: Bundle) -> str:
+        """Archive a rule bundle by its content hash (a no-op if the log holds it). Returns the hash."""
+        if not self.store.has_bundle(bundle.content_hash):
+            self.store.archive_bundle(bundle.content_hash, self._checked_sources(bundle))
+        self._archived.add(bundle.content_hash)
+        return bundle.content_hash
+
+    def _bundle_to_archive(self, bundle_hash: str, bundle: Bundle | None) -> tuple[str, dict[str, str]] | None:
+        if bundle_hash in self._archived:
+            return None
+        if bundle is not None:
+            if bundle.content_hash != bundle_hash:
+                raise AuditError(f"the bundle given ({bundle.content_hash}) is not the one the decision was made "
+                                 f"under ({bundle_hash})")
+            return bundle_hash, self._checked_sources(bundle)
+        if self.store.has_bundle(bundle_hash):
+            self._archived.add(bundle_hash)
+            return None
+        from .. import default_engine
+
+        shipped = default_engine().bundle
+        if shipped.content_hash == bundle_hash:
+            return bundle_hash, self._checked_sources(shipped)
+        raise AuditError(f"the rule bundle {bundle_hash} is not archived in this log: pass bundle=engine.bundle")
+
+    @staticmethod
+    def _checked_sources(bundle: Bundle) -> dict[str, str]:
+        sources = dict(bundle.sources)
+        if sources_hash(sources) != bundle.content_hash:
+            raise AuditError(f"the bundle's archived texts do not reproduce its hash {bundle.content_hash}")
+        return sources
+
+    # ------------------------------------------------------------------ read
+
+    def __iter__(self) -> Iterator[StoredRecord]:
+        """Every record, decisions and actions, in the order appended."""
+        return self.store.records()
+
+    def records(self, *, after: int = 0) -> Iterator[StoredRecord]:
+        return self.store.records(after)
+
+    def decisions(self) -> Iterator[StoredRecord]:
+        return (r for r in self.store.records() if r.kind == "decision")
+
+    def __len__(self) -> int:
+        return self.store.count()
+
+    def get(self, decision_id: str) -> StoredRecord:
+        """The decision record with this id; ``KeyError`` if there is none."""
+        for rec in self.store.by_decision(decision_id):
+            if rec.kind == "decision":
+                return rec
+        raise KeyError(decision_id)
+
+    def __getitem__(self, decision_id: str) -> StoredRecord:
+        return self.get(decision_id)
+
+    def __contains__(self, decision_id: object) -> bool:
+        return isinstance(decision_id, str) and any(r.kind == "decision" for r in self.store.by_decision(decision_id))
+
+    def actions(self, decision_id: str) -> list[StoredRecord]:
+        """The action records attached to a decision, in the order appended."""
+        return [r for r in self.store.by_decision(decision_id) if r.kind == "action"]
+
+    def head(self) -> tuple[int, str]:
+        """The last record's sequence number and hash: publish it to anchor the log."""
+        return self.store.head() or (0, GENESIS_HASH)
+
+    def bundle(self, bundle_hash: str) -> Bundle:
+        """An archived rule bundle, rebuilt; ``AuditError`` if absent or not reproducing its hash."""
+        sources = self.store.bundle_sources(bundle_hash)
+        if sources is None:
+            raise AuditError(f"the rule bundle {bundle_hash} is not archived in this log")
+        rebuilt = Bundle.from_sources(sources)
+        if rebuilt.content_hash != bundle_hash:
+            raise AuditError(f"the archived rule bundle {bundle_hash} rebuilds as {rebuilt.content_hash}")
+        return rebuilt
+
+    def bundle_hashes(self) -> list[str]:
+        return self.store.bundle_hashes()
+
+    # ------------------------------------------------------------------ verify
+
+    def verify(self, progress: Callable[[int], None] | None = None) -> VerifyReport:
+        """Check the whole chain, every hash and the archived bundles, on one consistent snapshot."""
+        with self.store.snapshot():
+            return verify(self.store.rows(), self.store.head(), self.store.bundle_text,
+                          len(self.store.bundle_hashes()), progress)
