@@ -21,7 +21,6 @@ from ..vocab import Labelled
 _TIMELINE = yaml.safe_load((Path(__file__).with_name("timeline.yaml")).read_text("utf-8"))
 
 SCOPE_START: date = _TIMELINE["scope_start"]
-HRA_IN_FORCE = date(2000, 10, 2)
 
 
 class Era(Labelled):
@@ -43,7 +42,6 @@ class EraSpan:
 ERAS: tuple[EraSpan, ...] = tuple(
     EraSpan(Era(e["id"]), e["from"], e.get("to"), e["citation"], e["verification"]) for e in _TIMELINE["eras"]
 )
-EVENTS: tuple[dict, ...] = tuple(_TIMELINE["events"])
 _STARTS = [span.start for span in ERAS]
 
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Iterable
-
 from ..request import SharingRequest
 from ..vocab import (
     PURPOSE_KIND,
@@ -134,9 +132,6 @@ MISSING_ITEMS: dict[str, str] = {
     "statutory_request": "Which statutory request or order, if any, does the disclosure answer?",
 }
 
-_PERSONAL = {Identifiability.IDENTIFIABLE, Identifiability.PSEUDONYMISED}
-
-
 def request_facts(req: SharingRequest) -> dict[str, object]:
     """The normalised facts of a request: every fact in ``FACTS`` that is not stage-established."""
     categories = set(req.data.categories)
@@ -168,12 +163,3 @@ def request_facts(req: SharingRequest) -> dict[str, object]:
     for c in DataCategory:
         facts[f"data.{c.value}"] = c in categories
     return facts
-
-
-def visible_facts(stage: Stage) -> Iterable[FactSpec]:
-    order = list(Stage)
-    return (s for s in FACTS.values() if order.index(s.from_stage) <= order.index(stage))
-
-
-def is_personal(identifiability: Identifiability) -> bool:
-    return identifiability in _PERSONAL
