@@ -385,6 +385,7 @@ def test_json_schema_lists_every_top_level_field():
         "risk_of_harm",
         "statutory_request",
         "assessment",
+        "protocols",
         "request_id",
     }
     assert set(schema["required"]) == {

@@ -4,6 +4,8 @@
     sharelaw schema request|decision|ruleset
     sharelaw rules list [--as-at YYYY-MM-DD] [--stage STAGE] [--format text|json] [--rules PATH ...]
     sharelaw rules diff --from YYYY-MM-DD --to YYYY-MM-DD [--format text|json] [--rules PATH ...]
+    sharelaw check [PATH ...] [--format text|json] [--strict]
+    sharelaw prove [PATH ...] [--as-at YYYY-MM-DD ...] [--max-classes N] [--format text|json]
     sharelaw test PATH... [--require-full-coverage]
     sharelaw audit record REQUEST.json --log LOG --agency AGENCY --role ROLE [--person ID] [--rules PATH ...]
     sharelaw audit act LOG DECISION_ID ACTION.json --agency AGENCY --role ROLE [--person ID]
@@ -141,6 +143,32 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--require-full-coverage", action="store_true",
                       help="fail unless every rule fires in some scenario and is at its limit in another")
     test.set_defaults(run=run_test)
+
+    checker = commands.add_parser(
+        "check", help="check rule and protocol files: schema, facts, ids, citations, powers, shadowing, gaps",
+        description="Every static check, with stable codes and file:line. Protocol files are checked against "
+        "the national rules among the PATHs, or the shipped national rules if there are none. Exit 0 when there "
+        "is no error (1 otherwise; with --strict, warnings count too).",
+    )
+    checker.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: the shipped rules)")
+    checker.add_argument("--format", choices=["text", "json"], default="text")
+    checker.add_argument("--strict", action="store_true", help="fail on warnings as well as errors")
+    checker.set_defaults(run=run_check)
+
+    prover = commands.add_parser(
+        "prove", help="establish the invariants over the whole space of requests, or give a counterexample",
+        description="Enumerates every distinguishable request (facts abstracted to the values the rules tell "
+        "apart) on each date segment, decides each through the reference evaluator, and checks the invariants "
+        "(docs/writing-a-protocol.md). Prints a counterexample request for any that fails. Exit 0 when all hold.",
+    )
+    prover.add_argument("paths", nargs="*", metavar="PATH", help="rule and protocol files (default: the shipped rules)")
+    prover.add_argument("--as-at", type=iso_date, action="append", metavar="YYYY-MM-DD",
+                        help="prove only the date segment containing this day (repeatable); default: every segment")
+    prover.add_argument("--max-classes", type=int, default=2_000_000, metavar="N",
+                        help="per segment, enumerate at most N request classes, then fall back to a bounded "
+                        "hypothesis search (default 2,000,000)")
+    prover.add_argument("--format", choices=["text", "json"], default="text")
+    prover.set_defaults(run=run_prove)
 
     audit = commands.add_parser("audit", help="record decisions in an audit log, verify and export it")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
@@ -328,8 +356,12 @@ def run_test(args: argparse.Namespace) -> tuple[str, int]:
     if not scenario_files:
         raise InputError(["error: no scenario files (format: sharelaw/scenarios@1) among the paths given"])
     if rule_files:
-        roots = [p for p in args.paths if any(_under(f, Path(p)) for f in rule_files)]
-        bundle = load_bundle(roots, only=set(rule_files))
+        from .check import rule_files_under, with_national
+
+        roots = [Path(p) for p in args.paths if any(_under(f, Path(p)) for f in rule_files)]
+        if not rule_files_under(roots)[1]:  # protocols alone: test them against the shipped national law
+            roots, rule_files = with_national(roots, rule_files)
+        bundle = load_bundle([str(r) for r in roots], only=set(rule_files))
     else:
         bundle = default_engine().bundle
     engine = Engine(bundle) if rule_files else default_engine()
@@ -361,6 +393,30 @@ def run_test(args: argparse.Namespace) -> tuple[str, int]:
     out.append(f"{len(results) - failed} passed, {failed} failed")
     code = EXIT_INTERNAL if failed or (args.require_full_coverage and not cov.complete) else EXIT_OK
     return "\n".join(out) + "\n", code
+
+
+def run_check(args: argparse.Namespace) -> tuple[str, int]:
+    from .check import check
+
+    report = check(args.paths)
+    ok = report.ok(strict=args.strict)
+    if args.format == "json":
+        data = report.as_dict()
+        data["ok"] = ok
+        return to_json(data), EXIT_OK if ok else EXIT_INTERNAL
+    return report.text(), EXIT_OK if ok else EXIT_INTERNAL
+
+
+def run_prove(args: argparse.Namespace) -> tuple[str, int]:
+    from .prove import prove
+
+    try:
+        result = prove(args.paths, days=args.as_at, max_classes=args.max_classes)
+    except RulesetError as exc:
+        raise InputError(exc.render().splitlines()) from None
+    if args.format == "json":
+        return to_json(result.as_dict()), EXIT_OK if result.ok else EXIT_INTERNAL
+    return result.text(), EXIT_OK if result.ok else EXIT_INTERNAL
 
 
 # ---------------------------------------------------------------------- audit

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 from .law.citations import CitedSource, VerificationTag, build_trusted
 from .vocab import BasisKind, ConditionCode, EffectKind, Outcome, Stage, StageStatus, WayForward
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 IsoDate = Annotated[date, PlainSerializer(lambda d: d.isoformat(), return_type=str)]
 
@@ -23,6 +23,26 @@ class _Out(BaseModel):
     def build(cls, **values):
         """Construct from trusted engine data without re-validating (see ``build_trusted``)."""
         return build_trusted(cls, **values)
+
+
+class ProtocolRef(_Out):
+    """Where a finding comes from in a local protocol."""
+
+    id: str
+    title: str
+    version: str
+    clause: str
+
+
+class ProtocolResult(_Out):
+    """A protocol considered for this request: whether it covers the sharing, and why not."""
+
+    id: str
+    title: str
+    version: str
+    named: bool = Field(description="The request named it (else it was found: one of the parties has signed it).")
+    covers: bool
+    gaps: list[str] = Field(default_factory=list, description="Why it does not cover the sharing, clause by clause.")
 
 
 class Finding(_Out):
@@ -37,6 +57,7 @@ class Finding(_Out):
     reason: str
     citations: list[CitedSource]
     verification: VerificationTag
+    protocol: ProtocolRef | None = Field(default=None, description="Set when a local protocol's clause gave the finding.")
 
 
 class RequirementResult(_Out):
@@ -96,6 +117,7 @@ class Decision(_Out):
     ways_forward: list[WayForwardItem]
     missing: list[MissingItem]
     unverified: list[str] = Field(description="Rules relied on whose law is not verified against the primary text.")
+    protocols: list[ProtocolResult] = Field(default_factory=list, description="Protocols considered, and whether each covers the sharing.")
     bundle_hash: str
     engine_version: str
     schema_version: str = SCHEMA_VERSION

@@ -226,6 +226,11 @@ class SharingRequest(_Model):
     risk_of_harm: RiskOfHarm
     statutory_request: StatutoryRequest = StatutoryRequest.NONE
     assessment: Assessment = Field(default_factory=Assessment)
+    protocols: tuple[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=200)], ...] | None = Field(
+        default=None,
+        description="Ids of the information sharing protocols the sharing relies on. Omit to apply every protocol "
+        "in force that both parties have signed; [] for national law alone. A protocol can only narrow national law.",
+    )
     request_id: str | None = Field(default=None, max_length=200, description="The caller's reference, echoed back.")
 
 

@@ -263,15 +263,22 @@ BASIS_RANK: dict[BasisKind, int] = {k: i for i, k in enumerate(BasisKind)}
 
 
 class Stage(Labelled):
-    """The four legal stages, in the order they are checked."""
+    """The four legal stages, in the order they are checked, then the local protocols.
+
+    The protocol stage is not law: it applies the information sharing protocols that
+    cover the parties, after the national stages, and can only narrow their result.
+    """
 
     VIRES = "vires", "Stage 1: administrative powers (vires)"
     HRA = "hra", "Stage 2: Human Rights Act 1998 / ECHR Article 8"
     CONFIDENCE = "confidence", "Stage 3: common law duty of confidence"
     DATA_PROTECTION = "data_protection", "Stage 4: data protection"
+    PROTOCOL = "protocol", "Local information sharing protocols"
 
 
 STAGE_ORDER: tuple[Stage, ...] = tuple(Stage)
+#: The stages of national law (what a ``sharelaw/ruleset@1`` file may declare).
+NATIONAL_STAGES: tuple[Stage, ...] = (Stage.VIRES, Stage.HRA, Stage.CONFIDENCE, Stage.DATA_PROTECTION)
 
 
 class StageStatus(Labelled):
@@ -325,6 +332,15 @@ class ConditionCode(Labelled):
         "Include the person's NHS number as the consistent identifier, unless they object or it is not known."
     )
     CALDICOTT = "caldicott", "Apply the Caldicott principles: justify the purpose, need to know, minimum necessary."
+    # Conditions a local protocol adds (its practices); the finding's reason gives the protocol's detail.
+    NOMINATED_REPRESENTATIVE = "nominated_representative", (
+        "Share through the partners' nominated representatives named in the protocol."
+    )
+    PROTOCOL_RECORDING = "protocol_recording", "Record the sharing in the form the protocol requires."
+    RETENTION_LIMIT = "retention_limit", "The recipient keeps the information no longer than the protocol allows."
+    NO_ONWARD_DISCLOSURE = "no_onward_disclosure", (
+        "The recipient must not disclose the information further without the discloser's agreement."
+    )
 
 
 class WayForward(Labelled):
@@ -341,3 +357,4 @@ class WayForward(Labelled):
         "Seek advice from your information governance lead, data protection officer or Caldicott guardian."
     )
     SHARE_LESS = "share_less", "Reduce the information to what is necessary for the purpose."
+    FOLLOW_PROTOCOL = "follow_protocol", "Follow the information sharing protocol's procedure for this case."

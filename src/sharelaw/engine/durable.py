@@ -27,7 +27,6 @@ import uuid
 import durable_rules_engine as _core
 
 from ..errors import EngineError, RulesetError, RulesetErrors
-from ..vocab import Stage
 from ..rules.bundle import Segment
 from ..rules.compile import CATCH_ALL, compile_rules, engine_fact, engine_key
 
@@ -39,17 +38,17 @@ class DurableEvaluator:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._compiled: dict[tuple[str, int], tuple[int, list[str], tuple[tuple[str, str], ...]]] = {}
+        self._compiled: dict[str, tuple[int, list[str], tuple[tuple[str, str], ...]]] = {}
         self._sids = itertools.count(1)
         self._prefix = f"sharelaw_{uuid.uuid4().hex[:12]}"
         self._broken: str | None = None
 
     def _handle(self, segment: Segment) -> tuple[int, list[str], tuple[tuple[str, str], ...]]:
-        key = (segment.stage.value, segment.index)
+        key = segment.key
         found = self._compiled.get(key)
         if found is None:
             definition, ids = compile_rules(segment.rules)
-            name = f"{self._prefix}_{segment.stage.value}_{segment.index}"
+            name = f"{self._prefix}_{len(self._compiled)}"
             try:
                 handle = _core.create_ruleset(name, json.dumps(definition))
             except Exception as exc:  # noqa: BLE001 - the core raises its own error type
@@ -59,18 +58,19 @@ class DurableEvaluator:
         return found
 
     def prepare(self, bundle) -> None:
-        """Compile every date segment of every stage now, so faults surface at start-up.
+        """Compile every date segment of every stage (and of every protocol) now, so faults
+        surface at start-up.
 
         If the core refuses a segment, each of its rules is compiled alone to find the
         one it cannot take, which is reported with its file and line.
         """
-        for stage in Stage:
-            for index in range(len(bundle.boundaries_of(stage)) + 1):
-                segment = bundle.segment_at(stage, index)
-                try:
-                    self._handle(segment)
-                except EngineError as exc:
-                    raise self._culprit(segment) or exc
+        for segment in bundle.all_segments():
+            if not segment.rules:
+                continue  # nothing to fire: the pipeline does not call the core for it
+            try:
+                self._handle(segment)
+            except EngineError as exc:
+                raise self._culprit(segment) or exc
 
     def _culprit(self, segment: Segment) -> RulesetError | None:
         for rule in segment.rules:

@@ -13,6 +13,12 @@ implementation. In short:
    stages are not evaluated. Otherwise every stage is evaluated.
 4. Any stage failed → ``must_not_share``; else any referred → ``refer``; else, if the
    strongest stage-1 basis is a duty → ``must_share``; else ``may_share``.
+5. Protocols (the fifth, protocol stage) only narrow: a protocol covers a request when it
+   is in force, both parties are signed partners of the kinds named, and the purpose,
+   action and stage-1 basis are among those it lists. Only then do its practices fire;
+   they may fail, refer or note, at the protocol stage or on a national requirement of
+   stages 2 to 4. A duty to share prevails over a practice (it becomes a note), and a
+   practice that would make a national requirement less strict is an ``EngineError``.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from typing import Any, Literal, Mapping
 from .._version import __version__
 from ..decision import (
     SCHEMA_VERSION,
+    ProtocolRef,
+    ProtocolResult,
     AttachedCondition,
     BasisFound,
     Decision,
@@ -33,12 +41,12 @@ from ..decision import (
     StageResult,
     WayForwardItem,
 )
-from ..errors import EngineError, SharelawError
+from ..errors import EngineError, FieldError, RequestError, SharelawError
 from ..law.eras import era_on
 from ..request import SharingRequest, parse_request
 from ..rules.bundle import Bundle, Segment
 from ..rules.facts import FACTS, MISSING_ITEMS, request_facts
-from ..rules.model import Requirement, Rule
+from ..rules.model import Protocol, Requirement, Rule
 from ..rules.reference import ReferenceEvaluator
 from ..vocab import (
     BASIS_RANK,
@@ -63,6 +71,21 @@ class _StageRun:
     shown: list[Rule] = field(default_factory=list)
     fired: list[Rule] = field(default_factory=list)
     active: dict[str, Requirement] = field(default_factory=dict)
+    yielded: set[str] = field(default_factory=set)  # practices that gave way to a duty to share
+
+
+@dataclass
+class _Cover:
+    """One protocol considered for a request, and why it does (not) cover the sharing."""
+
+    protocol: Protocol
+    named: bool
+    facts: dict[str, object]
+    gaps: list[tuple[str, str, str]] = field(default_factory=list)  # (code, clause, text)
+
+    @property
+    def covers(self) -> bool:
+        return not self.gaps
 
 
 class Engine:
@@ -79,8 +102,12 @@ class Engine:
         *,
         evaluator: Literal["durable", "reference"] = "durable",
         cross_check: bool = True,
+        guard_protocols: bool = True,
     ) -> None:
         self.bundle = bundle if bundle is not None else Bundle.load()
+        # With the guard off (``sharelaw prove`` only), a practice that widens national law
+        # takes effect instead of raising, so that the widening can be shown.
+        self.guard_protocols = guard_protocols
         if evaluator == "durable":
             from .durable import DurableEvaluator
 
@@ -111,6 +138,9 @@ class Engine:
         req = parse_request(request)
         return {run.stage: [r.id for r in run.fired] for run in self._run(req)[0]}
 
+    def protocol_rules(self) -> list[str]:
+        return [r.id for p in self.bundle.protocols.values() for r in p.rules]
+
     def close(self) -> None:
         self._primary.close()
 
@@ -126,8 +156,9 @@ class Engine:
                 )
         return ids
 
-    def _run(self, req: SharingRequest) -> tuple[list[_StageRun], dict[str, object]]:
+    def _run(self, req: SharingRequest) -> tuple[list[_StageRun], dict[str, object], list[_Cover]]:
         facts = request_facts(req)
+        covers = self._covers(req)
         runs: list[_StageRun] = []
         stopped = False
         for stage in STAGE_ORDER:
@@ -135,16 +166,101 @@ class Engine:
                 runs.append(_StageRun(stage, StageStatus.NOT_EVALUATED))
                 continue
             segment = self.bundle.segment(stage, req.as_at)
-            fired = [self.bundle.rules[i] for i in self._fire(segment, facts)]
-            run = _combine(segment, fired, facts)
+            fired = [self.bundle.rules[i] for i in self._fire(segment, facts)] if segment.rules else []
+            requirements = list(segment.requirement_tests)
+            practices: list[Rule] = []
+            for cover in covers:
+                if not cover.covers:
+                    continue
+                pseg = self.bundle.protocol_segment(cover.protocol.id, stage, req.as_at)
+                requirements.extend(pseg.requirement_tests)
+                if pseg.rules:
+                    pfacts = {**facts, **cover.facts}
+                    practices.extend(self.bundle.rules[i] for i in self._fire(pseg, pfacts))
+            yielded: set[str] = set()
+            if practices and facts.get("vires.basis") == BasisKind.DUTY.value:
+                # A local agreement cannot override a duty to share: its objections become notes.
+                yielded = {r.id for r in practices if r.effect.kind in (EffectKind.FAILS, EffectKind.REFERS)}
+            run = _combine(segment, requirements, fired + practices, facts, yielded)
+            if practices and stage is not Stage.PROTOCOL and self.guard_protocols:
+                national = _combine(segment, requirements, fired, facts, set())
+                _guard(national, run, practices)
             runs.append(run)
             _establish(run, facts)
-            if stage is Stage.VIRES and run.status is StageStatus.FAIL:
-                stopped = True
-        return runs, facts
+            if stage is Stage.VIRES:
+                if run.status is StageStatus.FAIL:
+                    stopped = True
+                else:
+                    self._check_powers(covers, run)
+        return runs, facts, covers
+
+    # ------------------------------------------------------------------ protocols
+
+    def _covers(self, req: SharingRequest) -> list[_Cover]:
+        """The protocols to consider: those the request names, else those both parties signed."""
+        protocols = self.bundle.protocols
+        if req.protocols is None:
+            # Every protocol in force that either party has signed: it covers the sharing, or
+            # the decision says why not (e.g. the other party has not signed).
+            chosen = [
+                (p, False) for p in protocols.values()
+                if p.in_force.covers(req.as_at)
+                and any(_signed_as(p, a, req.as_at) for a in (req.discloser, req.recipient))
+            ]
+        else:
+            unknown = [
+                FieldError(f"protocols[{i}]", f"no protocol '{pid}' in the rules (known: {', '.join(sorted(protocols)) or 'none'})", "unknown_protocol")
+                for i, pid in enumerate(req.protocols) if pid not in protocols
+            ]
+            if unknown:
+                raise RequestError(unknown)
+            chosen = [(protocols[pid], True) for pid in dict.fromkeys(req.protocols)]
+        return [self._cover(p, named, req) for p, named in chosen]
+
+    @staticmethod
+    def _cover(p: Protocol, named: bool, req: SharingRequest) -> _Cover:
+        cover = _Cover(p, named, {})
+        day = req.as_at
+        if not p.in_force.covers(day):
+            until = f" to {p.in_force.end.isoformat()}" if p.in_force.end else ""
+            cover.gaps.append(("not_in_force", "in force", f"{p.label} is in force from {p.in_force.start.isoformat()}{until}, not on {day.isoformat()}."))
+        for role, agency in (("discloser", req.discloser), ("recipient", req.recipient)):
+            who = agency.name or f"the {agency.kind.label}"
+            partner = p.partner_for(agency.legal_entity)
+            if partner is None:
+                cover.gaps.append((f"{role}_not_partner", p.partners_clause, f"{who} ({agency.legal_entity}) is not a partner to the protocol."))
+                continue
+            clause = partner.clause or p.partners_clause
+            cover.facts[f"partner.{role}"] = partner.id
+            if agency.kind.value not in [k.value for k in partner.kinds]:
+                kinds = ", ".join(k.label for k in partner.kinds)
+                cover.gaps.append((f"{role}_kind", clause, f"{partner.name} is a partner only as {kinds}, not as {agency.kind.label}."))
+            if partner.signed is None or partner.signed > day:
+                cover.gaps.append((f"{role}_not_signed", clause, f"{partner.name} has not signed the protocol" + (f" (it signed on {partner.signed.isoformat()})." if partner.signed else ".")))
+            elif partner.withdrawn is not None and partner.withdrawn <= day:
+                cover.gaps.append((f"{role}_withdrawn", clause, f"{partner.name} withdrew from the protocol on {partner.withdrawn.isoformat()}."))
+        if req.purpose.value not in p.purposes:
+            cover.gaps.append(("purpose", p.purpose_clause, f"the protocol does not cover sharing for {req.purpose.label}."))
+        if req.interaction.value not in p.interactions:
+            cover.gaps.append(("interaction", p.purpose_clause, f"the protocol does not cover {req.interaction.label}."))
+        return cover
+
+    def _check_powers(self, covers: list[_Cover], vires: _StageRun) -> None:
+        """After stage 1: a protocol covers only sharing on a power it relies on."""
+        found = {b.rule_id for b in _bases(vires)}
+        for cover in covers:
+            if not cover.covers:
+                continue
+            listed = {ref.rule for ref in cover.protocol.powers}
+            if found and not found & listed:
+                names = ", ".join(self.bundle.rules[r].title for r in sorted(found))
+                cover.gaps.append((
+                    "powers", cover.protocol.powers_clause,
+                    f"the power relied on ({names}) is not one the protocol relies on.",
+                ))
 
     def _decide(self, req: SharingRequest) -> Decision:
-        runs, facts = self._run(req)
+        runs, facts, covers = self._run(req)
         era = era_on(req.as_at)
         statuses = [r.status for r in runs]
         basis = _bases(runs[0])
@@ -163,16 +279,18 @@ class Engine:
                 stage=run.stage,
                 rule_id=r.id,
                 title=r.title,
-                effect=r.effect.kind,
+                effect=EffectKind.NOTES if r.id in run.yielded else r.effect.kind,
                 requirements=[q for q in r.requirements if q in run.active],
                 basis=r.effect.basis,
-                reason=render(r.reason),
+                reason=render(r.reason) + (_YIELDED if r.id in run.yielded else ""),
                 citations=self._citations(r, req.as_at),
                 verification=r.verification,
+                protocol=self._protocol_ref(r),
             )
             for run in runs
             for r in run.shown
         ]
+        findings.extend(self._gap_findings(covers, req.as_at))
         stages = [
             StageResult.build(
                 stage=run.stage,
@@ -205,12 +323,49 @@ class Engine:
             ways_forward=_ways_forward(outcome, runs, missing),
             missing=missing,
             unverified=unverified,
+            protocols=[
+                ProtocolResult.build(
+                    id=c.protocol.id, title=c.protocol.title, version=c.protocol.version, named=c.named,
+                    covers=c.covers, gaps=[f"clause {clause}: {text}" for _, clause, text in c.gaps],
+                )
+                for c in covers
+            ],
             bundle_hash=self.bundle.content_hash,
             engine_version=__version__,
             evaluator=self.evaluator,
             schema_version=SCHEMA_VERSION,
         )
 
+
+    def _protocol_ref(self, rule: Rule) -> ProtocolRef | None:
+        if rule.protocol is None:
+            return None
+        p = self.bundle.protocols[rule.protocol]
+        return ProtocolRef.build(id=p.id, title=p.title, version=p.version, clause=rule.clause or "")
+
+    @staticmethod
+    def _gap_findings(covers: list[_Cover], as_at) -> list[Finding]:
+        out = []
+        for c in covers:
+            if c.covers:
+                continue
+            p = c.protocol
+            how = "named in the request" if c.named else "signed by one of the parties"
+            for code, clause, text in c.gaps:
+                out.append(Finding.build(
+                    stage=Stage.PROTOCOL,
+                    rule_id=f"{p.id}.coverage.{code}",
+                    title=f"{p.label} does not cover this sharing",
+                    effect=EffectKind.NOTES,
+                    requirements=[],
+                    basis=None,
+                    reason=f"{p.label} ({how}) does not cover this sharing: {text[:1].upper() + text[1:]} "
+                    "Its practices do not apply, and the decision rests on national law alone.",
+                    citations=[p.citation(clause).resolve(as_at)],
+                    verification="verified",
+                    protocol=ProtocolRef.build(id=p.id, title=p.title, version=p.version, clause=clause),
+                ))
+        return out
 
     @staticmethod
     def _citations(rule: Rule, as_at) -> list:
@@ -223,23 +378,42 @@ class Engine:
 # ---------------------------------------------------------------------- combination
 
 
-def _combine(segment: Segment, fired: list[Rule], facts: Mapping[str, object]) -> _StageRun:
-    active = {rq.id: rq for rq, test in segment.requirement_tests if test(facts)}
+_YIELDED = (
+    " This practice gives way: a duty to share applies, and a local protocol cannot override a duty. "
+    "Record that the protocol's restriction was considered."
+)
+_RANK = {"failed": 0, "unmet": 0, "refer": 1, "met": 2}
+
+
+def _signed_as(p: Protocol, agency, day) -> bool:
+    partner = p.partner_for(agency.legal_entity)
+    return partner is not None and partner.signed_on(day) and agency.kind in partner.kinds
+
+
+def _combine(
+    segment: Segment,
+    requirements: list,
+    fired: list[Rule],
+    facts: Mapping[str, object],
+    yielded: set[str],
+) -> _StageRun:
+    active = {rq.id: rq for rq, test in requirements if test(facts)}
     results: list[RequirementResult] = []
     for rq in active.values():
         sat: list[str] = []
         fail: list[str] = []
         refer: list[str] = []
         for r in fired:
-            if rq.id in r.requirements:
+            if rq.id in r.requirements and r.id not in yielded:
                 kind = r.effect.kind
                 (sat if kind is EffectKind.SATISFIES else fail if kind is EffectKind.FAILS
                  else refer if kind is EffectKind.REFERS else []).append(r.id)
-        status = "failed" if fail else "met" if sat else "refer" if refer else "unmet"
+        unmet = "unmet" if rq.needs_satisfier else "met"
+        status = "failed" if fail else "met" if sat else "refer" if refer else unmet
         results.append(
             RequirementResult.build(
                 id=rq.id, title=rq.title, status=status, satisfied_by=sat, failed_by=fail, referred_by=refer,
-                looked_for=list(segment.satisfiers[rq.id]) if status == "unmet" else [],
+                looked_for=list(segment.satisfiers.get(rq.id, ())) if status == "unmet" else [],
                 reason=rq.unmet if status == "unmet" else None,
             )
         )
@@ -259,11 +433,24 @@ def _combine(segment: Segment, fired: list[Rule], facts: Mapping[str, object]) -
         reqs = rule.requirements
         if not reqs:
             return True
-        if rule.effect.kind is EffectKind.REFERS:
+        if rule.effect.kind is EffectKind.REFERS and rule.id not in yielded:
             return any(q in referring for q in reqs)
         return any(q in active for q in reqs)
 
-    return _StageRun(segment.stage, status, results, [r for r in fired if shown(r)], fired, active)
+    return _StageRun(segment.stage, status, results, [r for r in fired if shown(r)], fired, active, yielded)
+
+
+def _guard(national: _StageRun, run: _StageRun, practices: list[Rule]) -> None:
+    """Fail closed if a protocol's practices made any national requirement less strict."""
+    before = {r.id: r.status for r in national.requirements}
+    for r in run.requirements:
+        if r.id in before and _RANK[r.status] > _RANK[before[r.id]]:
+            culprits = [p.id for p in practices if r.id in p.requirements]
+            raise EngineError(
+                f"protocol practice(s) {culprits} would turn national requirement '{r.id}' from "
+                f"{before[r.id]} to {r.status}: a protocol can only narrow national law "
+                "(run `sharelaw prove` on the protocol)"
+            )
 
 
 def _bases(vires: _StageRun) -> list[BasisFound]:
@@ -296,6 +483,8 @@ def _establish(run: _StageRun, facts: dict[str, object]) -> None:
         facts["hra.status"] = run.status.value
     elif run.stage is Stage.CONFIDENCE:
         facts["confidence.status"] = run.status.value
+    elif run.stage is Stage.DATA_PROTECTION:
+        facts["data_protection.status"] = run.status.value
 
 
 def _decided_by(outcome: Outcome, runs: list[_StageRun]) -> list[str]:
@@ -317,7 +506,7 @@ def _missing(runs: list[_StageRun]) -> list[MissingItem]:
     for run in runs:
         referring = {rq.id for rq in run.requirements if rq.status == "refer"}
         for r in run.shown:
-            if r.effect.kind is EffectKind.REFERS and set(r.requirements) & referring:
+            if r.effect.kind is EffectKind.REFERS and set(r.requirements) & referring and r.id not in run.yielded:
                 for item in r.effect.missing:
                     ids = items.setdefault(item, [])
                     if r.id not in ids:
@@ -347,7 +536,8 @@ def _ways_forward(outcome: Outcome, runs: list[_StageRun], missing: list[Missing
         if run.status not in (StageStatus.FAIL, StageStatus.REFER):
             continue
         for r in run.shown:
-            codes.extend(r.effect.ways_forward)
+            if r.id not in run.yielded:
+                codes.extend(r.effect.ways_forward)
         for rq in run.requirements:
             if rq.status != "met":
                 codes.extend(run.active[rq.id].ways_forward)
@@ -367,6 +557,13 @@ def _summary(outcome, runs, basis, missing, render) -> str:
                 "Without a power the sharing would be ultra vires, and consent cannot cure that."
             )
         failed = next(r for r in runs if r.status is StageStatus.FAIL)
+        if failed.stage is Stage.PROTOCOL:
+            by = [r for r in failed.shown if r.effect.kind is EffectKind.FAILS and r.id not in failed.yielded]
+            clauses = "; ".join(f"{r.title} (clause {r.clause})" for r in by)
+            return render(
+                "{discloser} must not share this information with {recipient}: an information sharing protocol "
+                f"they have both signed forbids it ({clauses}), whatever national law would allow."
+            )
         reqs = [rq.title for rq in failed.requirements if rq.status in ("failed", "unmet")]
         return render(
             "{discloser} must not share this information with {recipient}: "

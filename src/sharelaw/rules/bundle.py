@@ -17,7 +17,8 @@ from typing import Callable
 from ..errors import RulesetError, RulesetErrors
 from ..vocab import EffectKind, Stage
 from .loader import LoadedFile, discover, load_file
-from .model import All, AnyOf, Cond, In, InForce, Not, Requirement, Rule
+from .protocol import LoadedProtocol
+from .model import All, AnyOf, Cond, In, InForce, Not, Protocol, Requirement, Rule
 from .reference import predicate
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -67,10 +68,12 @@ class Segment:
     end: date | None
     rules: tuple[Rule, ...]
     requirements: tuple[Requirement, ...]
+    scope: str | None = None  # None for national law, else the protocol id
 
     @property
     def key(self) -> str:
-        return f"{self.stage.value}#{self.index}"
+        where = f"{self.scope}:" if self.scope else ""
+        return f"{where}{self.stage.value}#{self.index}"
 
     @cached_property
     def predicates(self) -> tuple[tuple[str, Callable], ...]:
@@ -100,8 +103,7 @@ class Segment:
 class Bundle:
     """Rule files loaded and checked together. Immutable once built."""
 
-    def __init__(self, files: list[LoadedFile], digests: list[tuple[str, str]], sources: dict[str, str]):
-        self.files = files
+    def __init__(self, files: list, digests: list[tuple[str, str]], sources: dict[str, str]):
         self._digests = digests
         self.sources = sources  # relative path -> file text, for archiving
         errors: list[RulesetError] = []
@@ -110,6 +112,11 @@ class Bundle:
         self.requirements: dict[Stage, list[Requirement]] = {s: [] for s in Stage}
         self.file_windows: dict[str, tuple] = {}
         file_ids: dict[str, str] = {}
+        self.protocols: dict[str, Protocol] = {}
+        protocol_files = [f for f in files if isinstance(f, LoadedProtocol)]
+        files = [f for f in files if not isinstance(f, LoadedProtocol)]
+        self.files = files
+        self.protocol_files = protocol_files
         for f in files:
             if f.model.id in file_ids:
                 errors.append(RulesetError("ruleset_duplicate_id", f"ruleset id '{f.model.id}' also used by {file_ids[f.model.id]}", file=f.path, line=1))
@@ -140,13 +147,113 @@ class Bundle:
                             "ruleset_unknown_requirement",
                             f"requirement '{req}' is not declared for stage {stage.value}",
                             file=r.file, line=r.line, rule_id=r.id))
+        for f in protocol_files:
+            errors.extend(self._add_protocol(f, file_ids))
         if errors:
             raise RulesetErrors(errors)
         for rules in self.by_stage.values():
             rules.sort(key=lambda r: (r.priority, r.order))
         self._boundaries = {s: self._cut(s) for s in Stage}
+        self._protocol_boundaries: dict[tuple[str, Stage], list[date]] = {}
         self._segments: dict[tuple[Stage, int], Segment] = {}
         self._lock = threading.Lock()
+
+    def _add_protocol(self, f: LoadedProtocol, file_ids: dict[str, str]) -> list[RulesetError]:
+        p = f.protocol
+        errors: list[RulesetError] = []
+        if p.id in file_ids:
+            errors.append(RulesetError("ruleset_duplicate_id", f"id '{p.id}' also used by {file_ids[p.id]}", file=f.path, line=1))
+            return errors
+        file_ids[p.id] = f.path
+        self.protocols[p.id] = p
+        self.file_windows[f.path] = p.in_force
+        window = (p.in_force.start, p.in_force.end)
+        for ref, line in zip(p.powers, p.power_lines):
+            rule = self.rules.get(ref.rule)
+            if rule is None or rule.protocol is not None or rule.stage is not Stage.VIRES or rule.effect.basis is None:
+                what = "no rule has that id" if rule is None else "it is not a national stage-1 rule that gives a basis"
+                errors.append(RulesetError(
+                    "protocol_unknown_power", f"powers relies on '{ref.rule}', but {what}", file=f.path, line=line))
+                continue
+            start, end = _clip(rule.in_force, self.file_windows[rule.file])
+            gaps = []
+            if start > window[0]:
+                gaps.append(f"it starts on {start.isoformat()}, after the protocol does ({window[0].isoformat()})")
+            if end is not None and (window[1] is None or end < window[1]):
+                until = window[1].isoformat() if window[1] else "open-ended"
+                gaps.append(f"it ends on {end.isoformat()}, but the protocol runs to {until}")
+            if gaps:
+                errors.append(RulesetError(
+                    "protocol_power_not_in_force",
+                    f"power '{ref.rule}' is not in force throughout the protocol's dates: {'; '.join(gaps)}",
+                    file=f.path, line=line))
+        for r in p.rules:
+            if r.id in self.rules:
+                other = self.rules[r.id]
+                errors.append(RulesetError("ruleset_duplicate_id", f"rule id '{r.id}' also defined at {other.file}:{other.line}", file=f.path, line=r.line, rule_id=r.id))
+                continue
+            self.rules[r.id] = r
+            if r.stage is not Stage.PROTOCOL:
+                declared = {rq.id for rq in self.requirements[r.stage]}
+                for req in r.requirements:
+                    if req not in declared:
+                        errors.append(RulesetError(
+                            "ruleset_unknown_requirement",
+                            f"requirement '{req}' is not declared for stage {r.stage.value}",
+                            file=r.file, line=r.line, rule_id=r.id))
+        return errors
+
+    # -------------------------------------------------------------- protocols
+
+    def protocol_boundaries(self, pid: str, stage: Stage) -> list[date]:
+        key = (pid, stage)
+        found = self._protocol_boundaries.get(key)
+        if found is None:
+            p = self.protocols[pid]
+            points: set[date] = set()
+            windows = [p.in_force] + [r.in_force for r in p.rules if r.stage is stage]
+            for w in windows:
+                points.add(w.start)
+                if w.end is not None and w.end < date.max:
+                    points.add(w.end + timedelta(days=1))
+            found = sorted(points)
+            self._protocol_boundaries[key] = found
+        return found
+
+    def protocol_segment(self, pid: str, stage: Stage, as_at: date) -> Segment:
+        index = bisect.bisect_right(self.protocol_boundaries(pid, stage), as_at)
+        return self.protocol_segment_at(pid, stage, index)
+
+    def protocol_segment_at(self, pid: str, stage: Stage, index: int) -> Segment:
+        key = (pid, stage, index)
+        seg = self._segments.get(key)  # type: ignore[arg-type]
+        if seg is None:
+            with self._lock:
+                seg = self._segments.get(key)  # type: ignore[arg-type]
+                if seg is None:
+                    p = self.protocols[pid]
+                    bounds = self.protocol_boundaries(pid, stage)
+                    start = bounds[index - 1] if index > 0 else None
+                    end = bounds[index] - timedelta(days=1) if index < len(bounds) else None
+                    probe = start if start is not None else date.min
+                    live = p.in_force.covers(probe)
+                    rules = tuple(sorted(
+                        (r for r in p.rules if r.stage is stage and live and r.in_force.covers(probe)),
+                        key=lambda r: (r.priority, r.order)))
+                    reqs = (p.requirement,) if stage is Stage.PROTOCOL and live else ()
+                    seg = Segment(stage, index, start, end, rules, reqs, scope=pid)
+                    self._segments[key] = seg  # type: ignore[index]
+        return seg
+
+    def all_segments(self):
+        """Every segment: national (stage, index) and per protocol (protocol, stage, index)."""
+        for stage in Stage:
+            for index in range(len(self._boundaries[stage]) + 1):
+                yield self.segment_at(stage, index)
+        for pid in self.protocols:
+            for stage in Stage:
+                for index in range(len(self.protocol_boundaries(pid, stage)) + 1):
+                    yield self.protocol_segment_at(pid, stage, index)
 
     # -------------------------------------------------------------- loading
 

@@ -111,6 +111,8 @@ _SPECS: list[FactSpec] = [
     _enum("hra.status", StageStatus, "Outcome of stage 2.", Stage.CONFIDENCE),
     # established by stage 3 (confidence)
     _enum("confidence.status", StageStatus, "Outcome of stage 3.", Stage.DATA_PROTECTION),
+    # established by stage 4 (data protection), for the protocols
+    _enum("data_protection.status", StageStatus, "Outcome of stage 4.", Stage.PROTOCOL),
 ]
 
 FACTS: dict[str, FactSpec] = {spec.name: spec for spec in _SPECS}
@@ -130,6 +132,7 @@ MISSING_ITEMS: dict[str, str] = {
     "subject.adult_at_risk": "Is there reasonable cause to suspect the adult is at risk (care and support needs, abuse or neglect, unable to protect themselves)?",
     "purpose": "Which statutory function or legitimate aim does the sharing serve?",
     "statutory_request": "Which statutory request or order, if any, does the disclosure answer?",
+    "consent.state": "Has the person (or someone able to consent for them) been asked, and do they consent to this sharing?",
 }
 
 def request_facts(req: SharingRequest) -> dict[str, object]:

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from ..vocab import Stage
-from .bundle import Bundle
+from .bundle import Bundle, default_ruleset_dir
 from .model import Rule
 
 _PLACEHOLDER = re.compile(r"\{([a-z_.]+)\}")
@@ -120,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     check = "--check" in args
     args = [a for a in args if a != "--check"]
     out = Path(args[0] if args else "docs/law")
-    bundle = Bundle.load()
+    # The law pages describe national law only: local protocols are not law.
+    bundle = Bundle.load(default_ruleset_dir() / "national")
     pages = render(bundle)
     if check:
         stale = [n for n, text in pages.items() if not (out / n).is_file() or (out / n).read_text("utf-8") != text]

@@ -18,6 +18,13 @@ Error codes (stable; documented in docs/rulesets.md):
 - ``ruleset_bad_dates``          a rule's dates fall outside its file's dates
 - ``ruleset_engine_limit``       durable-rules cannot compile a rule's condition (more than 31
   expressions); raised when an Engine is created
+
+Protocol files (``sharelaw/protocol@1``) use the codes above and these:
+
+- ``protocol_widens``            a practice would satisfy a requirement: protocols only narrow
+- ``protocol_bad_stage``         a practice refines stage 1 (powers come from national law only)
+- ``protocol_unknown_power``     ``powers`` names a rule that is not a national stage-1 basis
+- ``protocol_power_not_in_force`` a power relied on is not in force throughout the protocol's dates
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from pydantic import ValidationError
 from ..errors import RulesetError, RulesetErrors
 from ..vocab import EffectKind, Stage
 from .facts import FACTS, MISSING_ITEMS
-from .model import All, AnyOf, Cond, Const, In, InForce, Not, Requirement, Rule, RulesetFile
+from .model import PROTOCOL_FORMAT, All, AnyOf, Cond, Const, In, InForce, Not, Requirement, Rule, RulesetFile
 
 _PLACEHOLDER = re.compile(r"\{([a-z_.]+)\}")
 TEMPLATE_EXTRAS = {"discloser", "recipient", "as_at"}
@@ -121,8 +128,9 @@ def read_yaml(text: str, file: str) -> tuple[Any, _Source]:
 class _CondBuilder:
     def __init__(
         self, stage: Stage, defs: Mapping[str, Any], src: _Source, errors: list, rule_id: str | None,
-        built: dict[str, Cond] | None = None,
+        built: dict[str, Cond] | None = None, facts: Mapping[str, Any] = FACTS,
     ):
+        self.facts = facts
         self.stage = stage
         self.defs = defs
         self.src = src
@@ -173,7 +181,7 @@ class _CondBuilder:
         return built
 
     def leaf(self, fact: str, value: Any, path: tuple) -> Cond:
-        spec = FACTS.get(fact)
+        spec = self.facts.get(fact)
         if spec is None:
             return self.err("ruleset_unknown_fact", f"unknown fact '{fact}' (see docs/rulesets.md for the list)", path)
         if list(Stage).index(spec.from_stage) > self.stage_index:
@@ -204,14 +212,14 @@ class _CondBuilder:
 # ------------------------------------------------------------------ files
 
 
-def _schema_errors(exc: ValidationError, src: _Source, data: Any) -> list[RulesetError]:
+def _schema_errors(exc: ValidationError, src: _Source, data: Any, list_key: str = "rules") -> list[RulesetError]:
     out = []
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
         rule_id = None
-        if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+        if len(loc) >= 2 and loc[0] == list_key and isinstance(loc[1], int):
             try:
-                rule_id = data["rules"][loc[1]].get("id")
+                rule_id = data[list_key][loc[1]].get("id")
             except Exception:  # noqa: BLE001 - best effort only
                 rule_id = None
         msg = err["msg"].removeprefix("Value error, ")
@@ -228,11 +236,16 @@ class LoadedFile:
     requirements: list[Requirement]
 
 
-def load_file(text: str, file: str, order_start: int = 0) -> LoadedFile:
+def load_file(text: str, file: str, order_start: int = 0):
+    """Load a rule file: a ``LoadedFile`` for national law, a ``LoadedProtocol`` for a protocol."""
     data, src = read_yaml(text, file)
     errors: list[RulesetError] = []
     if not isinstance(data, Mapping):
         raise RulesetErrors([RulesetError("ruleset_schema_error", "a rule file is a mapping", file=file, line=1)])
+    if data.get("format") == PROTOCOL_FORMAT:
+        from .protocol import load_protocol
+
+        return load_protocol(data, src, order_start)
     try:
         model = RulesetFile.model_validate(data)
     except ValidationError as exc:
@@ -298,8 +311,8 @@ def _within(inner: InForce, outer: InForce) -> bool:
     return outer.end is None or inner.start <= outer.end
 
 
-def _check_effect(rf, when: Cond, stage: Stage, src: _Source, path: tuple, errors: list) -> None:
-    eff = rf.effect
+def _check_effect(rf, when: Cond, stage: Stage, src: _Source, path: tuple, errors: list, effect=None) -> None:
+    eff = effect if effect is not None else rf.effect
     where = path + ("effect",)
 
     def bad(msg: str) -> None:
@@ -335,12 +348,15 @@ def _reads_stage_status(cond: Cond) -> bool:
     return False
 
 
-def _check_template(text: str, src: _Source, path: tuple, errors: list, rule_id: str | None, stage: Stage) -> None:
+def _check_template(
+    text: str, src: _Source, path: tuple, errors: list, rule_id: str | None, stage: Stage,
+    facts: Mapping[str, Any] = FACTS,
+) -> None:
     order = list(Stage)
     for name in _PLACEHOLDER.findall(text):
         if name in TEMPLATE_EXTRAS:
             continue
-        spec = FACTS.get(name)
+        spec = facts.get(name)
         if spec is None:
             errors.append(RulesetError(
                 "ruleset_bad_template", f"reason uses unknown placeholder '{{{name}}}'",

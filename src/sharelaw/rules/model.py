@@ -22,7 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..law.citations import Citation, VerificationTag
-from ..vocab import BasisKind, ConditionCode, EffectKind, Stage, WayForward
+from ..vocab import AgencyKind, BasisKind, ConditionCode, EffectKind, Interaction, Purpose, Stage, WayForward
 
 RULE_ID = r"^[a-z0-9][a-z0-9_.-]*$"
 FORMAT = "sharelaw/ruleset@1"
@@ -126,6 +126,126 @@ class RulesetFile(_File):
     define: dict[str, ConditionSource] = Field(default_factory=dict)
     rules: list[RuleFile] = Field(default_factory=list)
 
+    @model_validator(mode="after")
+    def _national(self) -> "RulesetFile":
+        if self.stage is Stage.PROTOCOL:
+            raise ValueError("a ruleset file holds national law; write local rules as a sharelaw/protocol@1 file")
+        return self
+
+
+# ----------------------------------------------------------------------------------
+# Protocol files: a local information sharing protocol in the 4P shape.
+# ----------------------------------------------------------------------------------
+
+PROTOCOL_FORMAT = "sharelaw/protocol@1"
+PARTNER_ID = r"^[a-z0-9][a-z0-9_]*$"
+
+
+class PurposeSection(_File):
+    """The first P: what the protocol is for."""
+
+    clause: str = Field(min_length=1, description="The protocol's clause that states its purposes.")
+    summary: str = Field(min_length=1)
+    purposes: list[Purpose] = Field(min_length=1, description="The purposes of sharing the protocol covers.")
+    interactions: list[Interaction] = Field(
+        default_factory=lambda: list(Interaction), description="The sharing actions it covers (all by default)."
+    )
+
+
+class Partner(_File):
+    """A signatory body. A partner who has not signed (or has withdrawn) is not covered."""
+
+    id: str = Field(pattern=PARTNER_ID, description="Short id used in practices (``partner.discloser: id``).")
+    name: str = Field(min_length=1)
+    legal_entity: str = Field(min_length=1, description="Matched against the request's discloser/recipient legal_entity.")
+    kinds: list[AgencyKind] = Field(min_length=1, description="The kinds of body it takes part as.")
+    signed: date | None = Field(default=None, description="Date it signed; omit if it has not signed.")
+    withdrawn: date | None = Field(default=None, description="Date its withdrawal took effect (not covered from then).")
+    clause: str | None = Field(default=None, description="Where the protocol lists it (defaults to the partners clause).")
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _dates(self) -> "Partner":
+        if self.withdrawn is not None and self.signed is None:
+            raise ValueError(f"partner '{self.id}' has a withdrawn date but never signed")
+        if self.withdrawn is not None and self.signed is not None and self.withdrawn <= self.signed:
+            raise ValueError(f"partner '{self.id}' withdrew on or before the day it signed")
+        return self
+
+    def signed_on(self, day: date) -> bool:
+        return self.signed is not None and self.signed <= day and (self.withdrawn is None or day < self.withdrawn)
+
+
+class PartnersSection(_File):
+    """The second P: who the partners are."""
+
+    clause: str = Field(min_length=1)
+    bodies: list[Partner] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> "PartnersSection":
+        for attr in ("id", "legal_entity"):
+            seen: set[str] = set()
+            for p in self.bodies:
+                value = getattr(p, attr)
+                if value in seen:
+                    raise ValueError(f"two partners share the {attr.replace('_', ' ')} '{value}'")
+                seen.add(value)
+        return self
+
+
+class PowerRef(_File):
+    rule: str = Field(pattern=RULE_ID, description="The id of a national stage-1 rule that gives a basis.")
+    clause: str = Field(min_length=1)
+    note: str | None = None
+
+
+class PowersSection(_File):
+    """The third P: the national gateways the protocol relies on (stage-1 rule ids)."""
+
+    clause: str = Field(min_length=1)
+    relies_on: list[PowerRef] = Field(min_length=1)
+
+
+class PracticeFile(_File):
+    """The fourth P: one practice (a rule) the protocol adds. It may fail, refer or note; never satisfy."""
+
+    id: str = Field(pattern=RULE_ID)
+    clause: str = Field(min_length=1, description="The protocol clause this practice encodes.")
+    title: str = Field(min_length=1)
+    stage: Stage = Field(
+        default=Stage.PROTOCOL,
+        description="The stage it refines: the protocol stage (default), or a national stage after stage 1 whose "
+        "requirement it names.",
+    )
+    in_force: InForce | None = Field(default=None, description="Defaults to the protocol's dates.")
+    priority: int = Field(default=100, ge=0, le=60000)
+    when: ConditionSource = True
+    effect: EffectFile
+    citations: list[Citation] = Field(default_factory=list, description="Law it rests on, beyond the clause itself.")
+    verification: VerificationTag = Field(
+        default="verified", description="Whether the encoding was checked against the signed protocol text."
+    )
+    reason: str = Field(min_length=1)
+    notes: str | None = None
+
+
+class ProtocolFile(_File):
+    format: Literal["sharelaw/protocol@1"]
+    id: str = Field(pattern=RULE_ID)
+    title: str = Field(min_length=1)
+    version: str = Field(min_length=1)
+    owner: str = Field(min_length=1)
+    review_date: date
+    in_force: InForce
+    url: str | None = Field(default=None, pattern=r"^https?://")
+    description: str | None = None
+    purpose: PurposeSection
+    partners: PartnersSection
+    powers: PowersSection
+    define: dict[str, ConditionSource] = Field(default_factory=dict)
+    practices: list[PracticeFile] = Field(default_factory=list)
+
 
 # ----------------------------------------------------------------------------------
 # Loaded forms: conditions as a small AST, rules with their source position.
@@ -180,6 +300,8 @@ class Rule:
     line: int | None
     order: int  # definition order within the stage, across files
     source: RuleFile = field(repr=False, compare=False)
+    protocol: str | None = None  # the protocol id, for a protocol's practice
+    clause: str | None = None  # the protocol clause a practice encodes
 
     @cached_property
     def requirements(self) -> tuple[str, ...]:
@@ -197,3 +319,40 @@ class Requirement:
     ways_forward: tuple[WayForward, ...]
     file: str
     line: int | None
+    needs_satisfier: bool = True  # False for a protocol's own requirement: met unless a practice objects
+
+
+@dataclass(frozen=True, eq=False)
+class Protocol:
+    """A loaded information sharing protocol: its 4P sections, and its practices as rules."""
+
+    id: str
+    title: str
+    version: str
+    owner: str
+    review_date: date
+    in_force: InForce
+    url: str | None
+    file: str
+    line: int | None
+    purposes: tuple[str, ...]
+    interactions: tuple[str, ...]
+    purpose_clause: str
+    partners: tuple[Partner, ...]
+    partners_clause: str
+    powers: tuple[PowerRef, ...]
+    powers_clause: str
+    power_lines: tuple[int | None, ...]
+    rules: tuple[Rule, ...]
+    requirement: Requirement
+    model: ProtocolFile = field(repr=False)
+
+    @property
+    def label(self) -> str:
+        return f"{self.title} (version {self.version})"
+
+    def citation(self, clause: str) -> Citation:
+        return Citation(guidance=self.label, paragraph=f"clause {clause}", url=self.url)
+
+    def partner_for(self, legal_entity: str) -> Partner | None:
+        return next((p for p in self.partners if p.legal_entity == legal_entity), None)

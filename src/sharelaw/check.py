@@ -1,0 +1,174 @@
+"""``sharelaw check``: every static check of rule and protocol files, as one report.
+
+Three layers, all reported with a stable code, ``file:line`` and a severity:
+
+1. the loader (``rules/loader.py``, ``rules/protocol.py``): YAML, schema, facts and values,
+   condition types, duplicate ids, citations, dates, effects, protocol powers;
+2. the analysis (``rules/analysis.py``): unreachable and shadowed rules, contradictions,
+   gaps in in-force dates;
+3. protocol narrowing (here): a practice that refers on a national requirement can only
+   take effect where nothing meets that requirement, turning a failure into a referral,
+   which widens national law (``protocol_may_widen``; ``sharelaw prove`` decides it).
+
+Protocol files are checked against the national rules: if no national rule file is among
+the paths, the shipped national rules are loaded with them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import RulesetErrors
+from .rules.analysis import Diagnostic, analyse
+from .rules.bundle import Bundle, default_ruleset_dir
+from .rules.loader import discover
+from .rules.model import PROTOCOL_FORMAT
+from .rules.protocol import partner_facts
+from .rules.solver import national_domains
+from .vocab import EffectKind, Stage
+
+#: Codes raised here (the loader's and the analysis's are documented with them).
+CHECK_CODES = ("protocol_may_widen",)
+
+
+@dataclass
+class Report:
+    paths: list[str]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    files: int = 0
+    rules: int = 0
+    protocols: int = 0
+    national_added: bool = False
+    seconds: float = 0.0
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+    def ok(self, strict: bool = False) -> bool:
+        return not self.errors and not (strict and self.warnings)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok(),
+            "files": self.files,
+            "rules": self.rules,
+            "protocols": self.protocols,
+            "shipped_national_rules_added": self.national_added,
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+            "diagnostics": [d.as_dict() for d in self.diagnostics],
+        }
+
+    def text(self) -> str:
+        lines = []
+        for d in self.diagnostics:
+            where = f"{d.file}:{d.line}" if d.line else (d.file or "<rules>")
+            rule = f" [{d.rule_id}]" if d.rule_id else ""
+            lines.append(f"{where}: {d.severity} {d.code}: {d.message}{rule}")
+        added = " (with the shipped national rules)" if self.national_added else ""
+        verdict = "OK" if self.ok() else "FAILED"
+        lines.append(
+            f"{verdict}: {self.files} file(s){added}, {self.rules} rule(s), {self.protocols} protocol(s); "
+            f"{len(self.errors)} error(s), {len(self.warnings)} warning(s) in {self.seconds:.2f}s"
+        )
+        return "\n".join(lines) + "\n"
+
+
+def rule_files_under(paths: list[Path]) -> tuple[list[Path], bool]:
+    """The rule and protocol files under ``paths`` (scenario files skipped), and whether any is national."""
+    import re
+
+    found: list[Path] = []
+    national = False
+    for path in discover(paths):
+        head = path.read_text("utf-8", errors="replace")
+        match = re.search(r"^format:\s*[\"']?([\w/@.-]+)", head, re.MULTILINE)
+        fmt = match.group(1) if match else None
+        if fmt == "sharelaw/scenarios@1":
+            continue
+        found.append(path)
+        national = national or fmt != PROTOCOL_FORMAT
+    return found, national
+
+
+def with_national(roots: list[Path], files: list[Path]) -> tuple[list[Path], list[Path]]:
+    """Add the shipped national rules to protocol files given alone."""
+    national_dir = default_ruleset_dir() / "national"
+    return [national_dir, *roots], [*discover([national_dir]), *files]
+
+
+def check(paths: list[str | Path]) -> Report:
+    started = time.perf_counter()
+    roots = [Path(p) for p in paths] or [default_ruleset_dir()]
+    report = Report([str(p) for p in roots])
+    try:
+        files, has_national = rule_files_under(roots)
+    except RulesetErrors as exc:
+        report.diagnostics = [_from_error(e) for e in exc.errors]
+        report.seconds = time.perf_counter() - started
+        return report
+    if not has_national:
+        roots, files = with_national(roots, files)
+        report.national_added = True
+    report.files = len(files)
+    try:
+        bundle = Bundle.load(*roots, only=set(files))
+    except RulesetErrors as exc:
+        report.diagnostics = sorted((_from_error(e) for e in exc.errors), key=_order)
+        report.seconds = time.perf_counter() - started
+        return report
+    report.rules = len(bundle.rules)
+    report.protocols = len(bundle.protocols)
+    diagnostics = analyse(bundle, segments=list(bundle.all_segments()), domains=_domains_for(bundle))
+    diagnostics.extend(_may_widen(bundle))
+    report.diagnostics = sorted(diagnostics, key=_order)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _domains_for(bundle: Bundle):
+    national = national_domains()
+    per_protocol = {
+        pid: {**national, **{n: spec.values for n, spec in partner_facts(p.model).items()}}
+        for pid, p in bundle.protocols.items()
+    }
+
+    def domains(segment) -> dict:
+        return per_protocol.get(segment.scope, national) if segment.scope else national
+
+    return domains
+
+
+def _may_widen(bundle: Bundle) -> list[Diagnostic]:
+    out = []
+    for p in bundle.protocols.values():
+        for r in p.rules:
+            if r.stage is not Stage.PROTOCOL and r.effect.kind is EffectKind.REFERS:
+                out.append(Diagnostic(
+                    "protocol_may_widen", "warning",
+                    f"this practice refers on the national requirement(s) {', '.join(r.requirements)} of stage "
+                    f"{r.stage.value}: a referral there only takes effect when nothing meets the requirement, "
+                    "turning a failure into a referral, which widens national law. Attach it to the protocol "
+                    "stage instead; `sharelaw prove` shows whether it widens",
+                    r.file, r.line, r.id,
+                ))
+    return out
+
+
+def _from_error(e) -> Diagnostic:
+    return Diagnostic(e.code, "error", e.message, e.file, e.line, e.rule_id)
+
+
+def _order(d: Diagnostic):
+    return (d.file or "", d.line or 0, d.code)
+
+
+__all__ = ["Report", "check", "CHECK_CODES"]
