@@ -5,7 +5,7 @@
     sharelaw rules list [--as-at YYYY-MM-DD] [--stage STAGE] [--format text|json] [--rules PATH ...]
     sharelaw rules diff --from YYYY-MM-DD --to YYYY-MM-DD [--format text|json] [--rules PATH ...]
     sharelaw check [PATH ...] [--format text|json] [--strict]
-    sharelaw prove [PATH ...] [--as-at YYYY-MM-DD ...] [--max-classes N] [--format text|json]
+    sharelaw prove [PATH ...] [--as-at YYYY-MM-DD ...] [--budget S] [--examples N] [--max-classes N] [--format text|json]
     sharelaw test PATH... [--require-full-coverage]
     sharelaw audit record REQUEST.json --log LOG --agency AGENCY --role ROLE [--person ID] [--rules PATH ...]
     sharelaw audit act LOG DECISION_ID ACTION.json --agency AGENCY --role ROLE [--person ID]
@@ -157,16 +157,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     prover = commands.add_parser(
         "prove", help="establish the invariants over the whole space of requests, or give a counterexample",
-        description="Enumerates every distinguishable request (facts abstracted to the values the rules tell "
-        "apart) on each date segment, decides each through the reference evaluator, and checks the invariants "
-        "(docs/writing-a-protocol.md). Prints a counterexample request for any that fails. Exit 0 when all hold.",
+        description="On each date segment, enumerates the classes of requests the rules tell apart and checks "
+        "the invariants on each; a segment too large to exhaust within the bounds is also searched with "
+        "hypothesis, and the report says which. Prints a counterexample request for any invariant that fails "
+        "(docs/writing-a-protocol.md). Exit 0 when all hold, 1 otherwise.",
     )
     prover.add_argument("paths", nargs="*", metavar="PATH", help="rule and protocol files (default: the shipped rules)")
     prover.add_argument("--as-at", type=iso_date, action="append", metavar="YYYY-MM-DD",
                         help="prove only the date segment containing this day (repeatable); default: every segment")
-    prover.add_argument("--max-classes", type=int, default=2_000_000, metavar="N",
-                        help="per segment, enumerate at most N request classes, then fall back to a bounded "
-                        "hypothesis search (default 2,000,000)")
+    prover.add_argument("--max-classes", type=int, default=200_000, metavar="N",
+                        help="per segment, enumerate at most N request classes (default 200,000)")
+    prover.add_argument("--budget", type=float, default=2.0, metavar="SECONDS",
+                        help="per segment, enumerate for at most this long (default 2)")
+    prover.add_argument("--examples", type=int, default=300, metavar="N",
+                        help="hypothesis examples per segment that could not be exhausted (default 300)")
     prover.add_argument("--format", choices=["text", "json"], default="text")
     prover.set_defaults(run=run_prove)
 
@@ -273,12 +277,16 @@ def run_rules_list(args: argparse.Namespace) -> str:
     for stage in stages:
         if args.as_at is None:
             rules.extend(bundle.by_stage[stage])
+            rules.extend(r for p in bundle.protocols.values() for r in p.rules if r.stage is stage)
         else:
             rules.extend(bundle.segment(stage, args.as_at).rules)
+            for pid in bundle.protocols:
+                rules.extend(bundle.protocol_segment(pid, stage, args.as_at).rules)
     rows = [
         {
             "id": r.id,
             "stage": r.stage.value,
+            "protocol": r.protocol,
             "from": r.in_force.start.isoformat(),
             "to": r.in_force.end.isoformat() if r.in_force.end else None,
             "verification": r.verification,
@@ -411,7 +419,8 @@ def run_prove(args: argparse.Namespace) -> tuple[str, int]:
     from .prove import prove
 
     try:
-        result = prove(args.paths, days=args.as_at, max_classes=args.max_classes)
+        result = prove(args.paths, days=args.as_at, max_classes=args.max_classes, budget=args.budget,
+                       examples=args.examples)
     except RulesetError as exc:
         raise InputError(exc.render().splitlines()) from None
     if args.format == "json":

@@ -188,10 +188,8 @@ class Engine:
             runs.append(run)
             _establish(run, facts)
             if stage is Stage.VIRES:
-                if run.status is StageStatus.FAIL:
-                    stopped = True
-                else:
-                    self._check_powers(covers, run)
+                stopped = run.status is StageStatus.FAIL
+                self._check_powers(covers, run)
         return runs, facts, covers
 
     # ------------------------------------------------------------------ protocols
@@ -223,7 +221,7 @@ class Engine:
         day = req.as_at
         if not p.in_force.covers(day):
             until = f" to {p.in_force.end.isoformat()}" if p.in_force.end else ""
-            cover.gaps.append(("not_in_force", "in force", f"{p.label} is in force from {p.in_force.start.isoformat()}{until}, not on {day.isoformat()}."))
+            cover.gaps.append(("not_in_force", p.purpose_clause, f"{p.label} is in force from {p.in_force.start.isoformat()}{until}, not on {day.isoformat()}."))
         for role, agency in (("discloser", req.discloser), ("recipient", req.recipient)):
             who = agency.name or f"the {agency.kind.label}"
             partner = p.partner_for(agency.legal_entity)
@@ -236,7 +234,8 @@ class Engine:
                 kinds = ", ".join(k.label for k in partner.kinds)
                 cover.gaps.append((f"{role}_kind", clause, f"{partner.name} is a partner only as {kinds}, not as {agency.kind.label}."))
             if partner.signed is None or partner.signed > day:
-                cover.gaps.append((f"{role}_not_signed", clause, f"{partner.name} has not signed the protocol" + (f" (it signed on {partner.signed.isoformat()})." if partner.signed else ".")))
+                when = f" by {day.isoformat()} (it signed on {partner.signed.isoformat()})" if partner.signed else ""
+                cover.gaps.append((f"{role}_not_signed", clause, f"{partner.name} had not signed the protocol{when}." if when else f"{partner.name} has not signed the protocol."))
             elif partner.withdrawn is not None and partner.withdrawn <= day:
                 cover.gaps.append((f"{role}_withdrawn", clause, f"{partner.name} withdrew from the protocol on {partner.withdrawn.isoformat()}."))
         if req.purpose.value not in p.purposes:
@@ -252,7 +251,12 @@ class Engine:
             if not cover.covers:
                 continue
             listed = {ref.rule for ref in cover.protocol.powers}
-            if found and not found & listed:
+            if not found:
+                cover.gaps.append((
+                    "powers", cover.protocol.powers_clause,
+                    "no power to share was found, and the protocol covers only sharing on the powers it lists.",
+                ))
+            elif not found & listed:
                 names = ", ".join(self.bundle.rules[r].title for r in sorted(found))
                 cover.gaps.append((
                     "powers", cover.protocol.powers_clause,

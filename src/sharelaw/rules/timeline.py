@@ -27,11 +27,18 @@ def _citations(rule: Rule, day: date) -> list[str]:
     return [c.label for c in rule.citations if c.applies_on(day)]
 
 
+def _in_force(bundle: Bundle, day: date) -> list[Rule]:
+    """National rules and protocol practices in force on ``day``."""
+    rules = [r for s in Stage for r in bundle.segment(s, day).rules]
+    rules += [r for pid in bundle.protocols for s in Stage for r in bundle.protocol_segment(pid, s, day).rules]
+    return rules
+
+
 def diff(bundle: Bundle, start: date, end: date) -> list[Change]:
     """Rules and requirements in force on ``end`` but not ``start`` (started), the reverse
     (ended), and rules in force on both whose applicable citations differ (changed)."""
-    before = {r.id: r for s in Stage for r in bundle.segment(s, start).rules}
-    after = {r.id: r for s in Stage for r in bundle.segment(s, end).rules}
+    before = {r.id: r for r in _in_force(bundle, start)}
+    after = {r.id: r for r in _in_force(bundle, end)}
     changes: list[Change] = []
     for rid, rule in after.items():
         if rid not in before:
