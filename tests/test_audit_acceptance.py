@@ -75,6 +75,10 @@ def test_record_verify_replay_and_what_would_change(big_log, tmp_path, capsys):
     target = next(p for p in (rules / "national").glob("*.yaml")
                   if f"  - id: {victim}\n" in p.read_text(encoding="utf-8"))
     target.write_text(_without_rule(target.read_text(encoding="utf-8"), victim), encoding="utf-8")
+    for protocol in (rules / "protocols").glob("*.yaml"):  # a protocol relying on it must stop relying on it
+        text = protocol.read_text(encoding="utf-8")
+        protocol.write_text("".join(line for line in text.splitlines(keepends=True)
+                                    if f"rule: {victim}," not in line), encoding="utf-8")
     edited = Bundle.load(rules)
     assert edited.content_hash != engine().bundle.content_hash
 
