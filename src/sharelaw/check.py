@@ -67,14 +67,14 @@ class Report:
             "diagnostics": [d.as_dict() for d in self.diagnostics],
         }
 
-    def text(self) -> str:
+    def text(self, strict: bool = False) -> str:
         lines = []
         for d in self.diagnostics:
             where = f"{d.file}:{d.line}" if d.line else (d.file or "<rules>")
             rule = f" [{d.rule_id}]" if d.rule_id else ""
             lines.append(f"{where}: {d.severity} {d.code}: {d.message}{rule}")
         added = " (with the shipped national rules)" if self.national_added else ""
-        verdict = "OK" if self.ok() else "FAILED"
+        verdict = "OK" if self.ok(strict) else "FAILED"
         lines.append(
             f"{verdict}: {self.files} file(s){added}, {self.rules} rule(s), {self.protocols} protocol(s); "
             f"{len(self.errors)} error(s), {len(self.warnings)} warning(s) in {self.seconds:.2f}s"

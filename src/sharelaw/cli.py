@@ -367,10 +367,12 @@ def run_test(args: argparse.Namespace) -> tuple[str, int]:
         from .check import rule_files_under, with_national
 
         roots = [Path(p) for p in args.paths if any(_under(f, Path(p)) for f in rule_files)]
-        if not rule_files_under(roots)[1]:  # protocols alone: test them against the shipped national law
+        protocols_alone = not rule_files_under(roots)[1]
+        if protocols_alone:  # protocols alone: test them against the shipped national law
             roots, rule_files = with_national(roots, rule_files)
         bundle = load_bundle([str(r) for r in roots], only=set(rule_files))
     else:
+        protocols_alone = False
         bundle = default_engine().bundle
     engine = Engine(bundle) if rule_files else default_engine()
     try:
@@ -390,10 +392,16 @@ def run_test(args: argparse.Namespace) -> tuple[str, int]:
             out.append(f"    - expected: {m.expected}")
             out.append(f"    + got:      {m.got}")
     cov = scenarios.coverage(bundle, loaded, results)
+    counted = len(bundle.rules)
+    if protocols_alone:  # the national law was added to test the protocols: count the protocols' rules
+        own = {r.id for p in bundle.protocols.values() for r in p.rules}
+        cov = scenarios.Coverage([i for i in cov.never_fired if i in own], [i for i in cov.no_limit if i in own])
+        counted = len(own)
     failed = sum(not r.passed for r in results)
-    out.append(f"rules: {len(bundle.rules)} in {bundle.content_hash}")
-    out.append(f"coverage: {len(bundle.rules) - len(cov.never_fired)} of {len(bundle.rules)} rules fired as expected; "
-               f"{len(bundle.rules) - len(cov.no_limit)} of {len(bundle.rules)} tested at their limit")
+    out.append(f"rules: {len(bundle.rules)} in {bundle.content_hash}"
+               + (f" (the shipped national law, and {counted} protocol practice(s) under test)" if protocols_alone else ""))
+    out.append(f"coverage: {counted - len(cov.never_fired)} of {counted} rules fired as expected; "
+               f"{counted - len(cov.no_limit)} of {counted} tested at their limit")
     for rid in cov.never_fired:
         out.append(f"  never fired: {rid}")
     for rid in cov.no_limit:
@@ -412,7 +420,7 @@ def run_check(args: argparse.Namespace) -> tuple[str, int]:
         data = report.as_dict()
         data["ok"] = ok
         return to_json(data), EXIT_OK if ok else EXIT_INTERNAL
-    return report.text(), EXIT_OK if ok else EXIT_INTERNAL
+    return report.text(strict=args.strict), EXIT_OK if ok else EXIT_INTERNAL
 
 
 def run_prove(args: argparse.Namespace) -> tuple[str, int]:
@@ -604,7 +612,14 @@ def read_request(name: str) -> Any:
 
 def load_bundle(paths: list[str], only: set[Path] | None = None) -> Bundle:
     """A bundle from the user's rule files; InputError listing every problem if invalid."""
+    from .check import rule_files_under, with_national
+
     try:
+        if only is None:
+            files, has_national = rule_files_under([Path(p) for p in paths])
+            if files and not has_national:  # protocols alone: with the shipped national law
+                roots, files = with_national([Path(p) for p in paths], files)
+                paths, only = [str(r) for r in roots], set(files)
         bundle = Bundle.load(*paths, only=only)
     except RulesetError as exc:
         raise InputError(exc.render().splitlines()) from None
@@ -656,7 +671,8 @@ def render_text(d: Decision) -> str:
             out.append(f"  - {f.rule_id}{tag}: {f.reason}")
             if f.citations:
                 cite = f.citations[0]
-                out.append(f"    {cite.label}" + (f" <{cite.url}>" if cite.url else ""))
+                where = f", {cite.paragraph}" if cite.paragraph else ""
+                out.append(f"    {cite.label}{where}" + (f" <{cite.url}>" if cite.url else ""))
         for rq in stage.requirements:
             if rq.status == "unmet" and rq.reason:
                 out.append(f"  - unmet: {rq.reason}")

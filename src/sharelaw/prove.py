@@ -266,6 +266,7 @@ class ProofResult:
     violations: list[Violation] = field(default_factory=list)
     outcomes: set[str] = field(default_factory=set)
     seconds: float = 0.0
+    partial: bool = False  # only some date segments (--as-at)
 
     @property
     def ok(self) -> bool:
@@ -273,7 +274,10 @@ class ProofResult:
 
     def status(self) -> dict[str, str]:
         failed = {v.invariant for v in self.violations}
-        return {inv: ("FAILED" if inv in failed else "holds") for inv in INVARIANTS}
+        out = {inv: ("FAILED" if inv in failed else "holds") for inv in INVARIANTS}
+        if self.partial and out["outcomes_reachable"] == "holds":
+            out["outcomes_reachable"] = "not checked (only some dates)"
+        return out
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -837,7 +841,7 @@ def prove(paths: list[str | Path] | None = None, *, days: Iterable[date] | None 
         roots, files = with_national(roots, files)
     bundle = Bundle.load(*roots, only=set(files))
     prover = _Prover(bundle, max_classes, budget, examples)
-    result = ProofResult(bundle.content_hash)
+    result = ProofResult(bundle.content_hash, partial=bool(days))
     for start, end in _segments(bundle, days):
         label = f"{start.isoformat()} to {end.isoformat() if end else 'now'}"
         worlds: list[Protocol | None] = [None]

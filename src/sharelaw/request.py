@@ -229,7 +229,8 @@ class SharingRequest(_Model):
     protocols: tuple[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=200)], ...] | None = Field(
         default=None,
         description="Ids of the information sharing protocols the sharing relies on. Omit to apply every protocol "
-        "in force that both parties have signed; [] for national law alone. A protocol can only narrow national law.",
+        "in force that either party has signed (the decision says why one does not cover the sharing); [] for national "
+        "law alone. A protocol can only narrow national law.",
     )
     request_id: str | None = Field(default=None, max_length=200, description="The caller's reference, echoed back.")
 

@@ -278,6 +278,7 @@ class Engine:
             outcome = Outcome.MAY_SHARE
 
         render = _Renderer(req, facts)
+        renderers = {c.protocol.id: render.for_protocol(c.protocol, c.facts) for c in covers}
         findings = [
             Finding.build(
                 stage=run.stage,
@@ -286,7 +287,7 @@ class Engine:
                 effect=EffectKind.NOTES if r.id in run.yielded else r.effect.kind,
                 requirements=[q for q in r.requirements if q in run.active],
                 basis=r.effect.basis,
-                reason=render(r.reason) + (_YIELDED if r.id in run.yielded else ""),
+                reason=renderers.get(r.protocol, render)(r.reason) + (_YIELDED if r.id in run.yielded else ""),
                 citations=self._citations(r, req.as_at),
                 verification=r.verification,
                 protocol=self._protocol_ref(r),
@@ -600,6 +601,17 @@ class _Renderer:
             "recipient": req.recipient.name or f"the {req.recipient.kind.label}",
             "as_at": req.as_at.isoformat(),
         }
+
+    def for_protocol(self, protocol: Protocol, partner_ids: Mapping[str, object]) -> "_Renderer":
+        """The same renderer, also filling ``{partner.discloser}``/``{partner.recipient}`` with partner names."""
+        other = object.__new__(_Renderer)
+        other.facts = self.facts
+        other.values = dict(self.values)
+        for name, pid in partner_ids.items():
+            partner = next((p for p in protocol.partners if p.id == pid), None)
+            if partner is not None:
+                other.values[name] = partner.name
+        return other
 
     def _value(self, name: str) -> str:
         found = self.values.get(name)

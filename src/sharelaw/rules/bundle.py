@@ -180,8 +180,8 @@ class Bundle:
             if start > window[0]:
                 gaps.append(f"it starts on {start.isoformat()}, after the protocol does ({window[0].isoformat()})")
             if end is not None and (window[1] is None or end < window[1]):
-                until = window[1].isoformat() if window[1] else "open-ended"
-                gaps.append(f"it ends on {end.isoformat()}, but the protocol runs to {until}")
+                until = f"runs to {window[1].isoformat()}" if window[1] else "has no end date"
+                gaps.append(f"it ends on {end.isoformat()}, but the protocol {until}")
             if gaps:
                 errors.append(RulesetError(
                     "protocol_power_not_in_force",
