@@ -24,7 +24,7 @@ from typing import Any
 from .errors import RulesetErrors
 from .rules.analysis import Diagnostic, analyse
 from .rules.bundle import Bundle, default_ruleset_dir
-from .rules.loader import discover
+from .rules.loader import discover, file_format
 from .rules.model import PROTOCOL_FORMAT
 from .rules.protocol import partner_facts
 from .rules.solver import national_domains
@@ -84,19 +84,10 @@ class Report:
 
 def rule_files_under(paths: list[Path]) -> tuple[list[Path], bool]:
     """The rule and protocol files under ``paths`` (scenario files skipped), and whether any is national."""
-    import re
+    from .scenarios import split_paths
 
-    found: list[Path] = []
-    national = False
-    for path in discover(paths):
-        head = path.read_text("utf-8", errors="replace")
-        match = re.search(r"^format:\s*[\"']?([\w/@.-]+)", head, re.MULTILINE)
-        fmt = match.group(1) if match else None
-        if fmt == "sharelaw/scenarios@1":
-            continue
-        found.append(path)
-        national = national or fmt != PROTOCOL_FORMAT
-    return found, national
+    found = split_paths(paths)[0]
+    return found, any(file_format(p) != PROTOCOL_FORMAT for p in found)
 
 
 def with_national(roots: list[Path], files: list[Path]) -> tuple[list[Path], list[Path]]:

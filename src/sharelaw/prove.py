@@ -49,14 +49,15 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .engine.pipeline import Engine, _bases, _combine, _conditions, _establish, _StageRun
+from .engine.pipeline import Engine, _bases, _combine, _conditions, _establish
 from .law.eras import SCOPE_START
 from .rules.bundle import Bundle, default_ruleset_dir
 from .rules.facts import FACTS
-from .rules.model import All, AnyOf, Cond, Const, In, Not, Protocol
+from .rules.model import All, AnyOf, Cond, In, Not, Protocol
 from .rules.reference import predicate
 from .vocab import (
     PURPOSE_KIND,
+    Purpose,
     BasisKind,
     ConsentGiver,
     ConsentState,
@@ -89,8 +90,6 @@ GDPR_START = date(2018, 5, 25)
 def special_categories(day: date) -> tuple[str, ...]:
     return _SPECIAL_COMMON + (("genetic_biometric",) if day >= GDPR_START else ("criminal_offence",))
 
-
-SPECIAL = _SPECIAL_COMMON + ("genetic_biometric",)
 SPECIAL_REQUIREMENTS = {"art9_condition", "sch3_condition", "part3_sensitive"}
 ESTABLISHED = {name for name, spec in FACTS.items() if spec.from_stage is not Stage.VIRES}
 NEEDS_GIVER = {ConsentState.EXPLICIT_FOR_THIS, ConsentState.EARLIER_COVERING, ConsentState.IMPLIED_DIRECT_CARE,
@@ -575,7 +574,7 @@ class _Prover:
         for g in groups:
             for f, v in zip(g.facts, _group_pick(g, dom)):
                 facts[f] = v
-        facts["sharing_kind"] = PURPOSE_KIND[next(p for p in PURPOSE_KIND if p.value == facts["purpose"])].value
+        facts["sharing_kind"] = _kind_of(facts["purpose"])
         return facts
 
     # ------------------------------------------------------------------ a class decided
@@ -650,30 +649,17 @@ class _Prover:
         """Where enumeration hit its bound: a hypothesis search of ``examples`` requests, decided
         through the public Engine, with the same invariants (a counterexample is shrunk)."""
         from hypothesis import HealthCheck, Phase, given, settings
-        from hypothesis import strategies as st
 
         started = time.perf_counter()
         dom, groups = self._root(day, protocol)
         found: list[Violation] = []
         outcomes: set[str] = set()
 
-        grouped = {f for g in groups for f in g.facts}
-        choices = [
-            (g.facts, [t for t in itertools.product(*(sorted(dom[f], key=str) for f in g.facts)) if g.valid(t)])
-            for g in groups
-        ]
-
-        @st.composite
-        def facts_in_space(draw):
-            picked = {f: draw(st.sampled_from(sorted(v, key=str))) for f, v in dom.items() if f not in grouped}
-            for names, valid in choices:
-                picked.update(zip(names, draw(st.sampled_from(valid))))
-            picked["sharing_kind"] = PURPOSE_KIND[next(p for p in PURPOSE_KIND if p.value == picked["purpose"])].value
-            return picked
+        facts_in_space = _space_strategy(dom, groups)
 
         @settings(max_examples=self.examples, database=None, derandomize=True, deadline=None,
                   suppress_health_check=list(HealthCheck), phases=[Phase.generate, Phase.shrink])
-        @given(facts_in_space())
+        @given(facts_in_space)
         def holds(facts):
             request = _request(facts, day, protocol)
             outcomes.add(self.engine.decide({**request, "protocols": []}).outcome.value)
@@ -694,27 +680,17 @@ class _Prover:
     def reach(self, day: date, wanted: set[str], examples: int) -> set[str]:
         """Search national law on ``day`` for requests reaching the ``wanted`` outcomes; return those found."""
         from hypothesis import HealthCheck, Phase, given, settings
-        from hypothesis import strategies as st
 
         dom, groups = self._root(day, None)
-        grouped = {f for g in groups for f in g.facts}
-        choices = [(g.facts, [t for t in itertools.product(*(sorted(dom[f], key=str) for f in g.facts)) if g.valid(t)])
-                   for g in groups]
+        facts_in_space = _space_strategy(dom, groups)
         found: set[str] = set()
 
         class _Done(Exception):
             pass
 
-        @st.composite
-        def facts_in_space(draw):
-            picked = {f: draw(st.sampled_from(sorted(v, key=str))) for f, v in dom.items() if f not in grouped}
-            for names, valid in choices:
-                picked.update(zip(names, draw(st.sampled_from(valid))))
-            return picked
-
         @settings(max_examples=examples, database=None, derandomize=True, deadline=None,
                   suppress_health_check=list(HealthCheck), phases=[Phase.generate])
-        @given(facts_in_space())
+        @given(facts_in_space)
         def look(facts):
             outcome = self.engine.decide(_request(facts, day, None)).outcome.value
             if outcome in wanted:
@@ -766,6 +742,32 @@ class _Prover:
             elif with_p.outcome is national.outcome and {c.code for c in national.conditions} - {c.code for c in with_p.conditions}:
                 out.append(("protocol_only_narrows", f"with {protocol.id} some conditions are dropped"))
         return out
+
+
+def _space_strategy(dom: dict[str, frozenset], groups):
+    """A hypothesis strategy for the valid fact vectors of a segment's space (uniform per fact
+    or per validity group), each completed with the ``sharing_kind`` its purpose implies."""
+    from hypothesis import strategies as st
+
+    grouped = {f for g in groups for f in g.facts}
+    choices = [
+        (g.facts, [t for t in itertools.product(*(sorted(dom[f], key=str) for f in g.facts)) if g.valid(t)])
+        for g in groups
+    ]
+
+    @st.composite
+    def facts_in_space(draw):
+        picked = {f: draw(st.sampled_from(sorted(v, key=str))) for f, v in dom.items() if f not in grouped}
+        for names, valid in choices:
+            picked.update(zip(names, draw(st.sampled_from(valid))))
+        picked["sharing_kind"] = _kind_of(picked["purpose"])
+        return picked
+
+    return facts_in_space()
+
+
+def _kind_of(purpose: str) -> str:
+    return PURPOSE_KIND[Purpose(purpose)].value
 
 
 def _facts(cond: Cond) -> set[str]:

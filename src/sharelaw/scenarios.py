@@ -27,7 +27,6 @@ of scope fires no rule, so it is the limit of a rule that applies to every reque
 from __future__ import annotations
 
 import copy
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ from typing import Any
 import yaml
 
 from .errors import RequestError, RulesetError, RulesetErrors
-from .rules.loader import _Loader, discover
+from .rules.loader import _Loader, discover, file_format
 
 FORMAT = "sharelaw/scenarios@1"
 _EXPECT_KEYS = {"outcome", "fires", "not_fires", "basis", "missing", "stages", "error"}
@@ -104,9 +103,7 @@ def split_paths(paths: list[str | Path]) -> tuple[list[Path], list[Path]]:
     rules: list[Path] = []
     scenario_files: list[Path] = []
     for path in discover([Path(p) for p in paths]):
-        head = path.read_text("utf-8", errors="replace")
-        match = re.search(r"^format:\s*[\"']?([\w/@.-]+)", head, re.MULTILINE)
-        (scenario_files if match and match.group(1) == FORMAT else rules).append(path)
+        (scenario_files if file_format(path) == FORMAT else rules).append(path)
     return rules, scenario_files
 
 

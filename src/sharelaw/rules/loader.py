@@ -367,6 +367,15 @@ def _check_template(
                 file=src.file, line=src.line(path), rule_id=rule_id))
 
 
+_FORMAT = re.compile(r"^format:\s*[\"']?([\w/@.-]+)", re.MULTILINE)
+
+
+def file_format(path: Path) -> str | None:
+    """The ``format:`` a YAML file declares (ruleset, protocol or scenarios), read without parsing it."""
+    match = _FORMAT.search(path.read_text("utf-8", errors="replace"))
+    return match.group(1) if match else None
+
+
 def discover(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for p in paths:
