@@ -88,3 +88,18 @@ def test_the_shipped_rules_hold_and_the_report_states_its_bounds(capsys):
         assert 0 < s["covered"] <= s["space"]
         assert s["mode"] == "proved" or s["examples"] == 30
     assert "abstraction" in report and "classes" in report["abstraction"]
+
+
+def test_rules_named_for_consent_are_exactly_those_that_need_consent_given():
+    """The consent invariant finds consent-based rules by name ("consent" in the id); the name
+    must not lie: every satisfying rule so named fires only when consent was given, and no
+    other satisfying rule needs consent given."""
+    from sharelaw.rules.model import In
+    from sharelaw.rules.solver import implies, national_domains
+    from sharelaw.vocab import EffectKind
+
+    domains = national_domains()
+    given = In("consent.state", ("explicit_for_this", "earlier_covering", "implied_direct_care"))
+    named = [r for r in Bundle.load().rules.values() if r.effect.kind is EffectKind.SATISFIES and r.protocol is None]
+    for r in named:
+        assert implies(r.when, given, domains) == ("consent" in r.id), r.id
