@@ -53,18 +53,15 @@ from .engine.pipeline import Engine, _bases, _combine, _conditions, _establish
 from .law.eras import SCOPE_START
 from .rules.bundle import Bundle, default_ruleset_dir
 from .rules.facts import FACTS
-from .rules.model import All, AnyOf, Cond, In, Not, Protocol
+from .rules.model import All, AnyOf, Cond, In, Not, Protocol, facts_in
 from .rules.reference import predicate
+from .rules.solver import VALIDITY_PARTS
 from .vocab import (
     PURPOSE_KIND,
     Purpose,
     BasisKind,
-    ConsentGiver,
-    ConsentState,
     DataCategory,
     EffectKind,
-    HarmLevel,
-    HarmTo,
     Outcome,
     Stage,
     StageStatus,
@@ -92,8 +89,6 @@ def special_categories(day: date) -> tuple[str, ...]:
 
 SPECIAL_REQUIREMENTS = {"art9_condition", "sch3_condition", "part3_sensitive"}
 ESTABLISHED = {name for name, spec in FACTS.items() if spec.from_stage is not Stage.VIRES}
-NEEDS_GIVER = {ConsentState.EXPLICIT_FOR_THIS, ConsentState.EARLIER_COVERING, ConsentState.IMPLIED_DIRECT_CARE,
-               ConsentState.REFUSED, ConsentState.WITHDRAWN}
 _DATA = tuple(f"data.{c.value}" for c in DataCategory)
 AGES = {"under_13": 9, "13_to_15": 14, "16_to_17": 17, "18_plus": 40, "unknown": "unknown"}
 
@@ -169,29 +164,22 @@ class _Group:
     valid: Callable[[tuple], bool]
 
 
-def _consent_ok(t) -> bool:
-    state, giver = ConsentState(t[0]), t[1]
-    return (giver != ConsentGiver.NONE.value) == (state in NEEDS_GIVER)
+def _group_of(part: Cond) -> _Group:
+    """A validity constraint of the solver (``solver.VALIDITY_PARTS``) as a group of facts."""
+    names = tuple(sorted(facts_in(part)))
+    if set(names) == set(_DATA):
+        names = _DATA  # the data categories keep their vocabulary order (see _group_count)
+    test = predicate(part)
+    return _Group(names, lambda t: test(dict(zip(names, t))))
 
 
-def _risk_ok(t) -> bool:
-    level, to = t
-    if level == HarmLevel.NONE.value:
-        return to == HarmTo.NOT_APPLICABLE.value
-    if level != HarmLevel.UNKNOWN.value:
-        return to != HarmTo.NOT_APPLICABLE.value
-    return True
-
-
-BASE_GROUPS = (
-    _Group(("consent.state", "consent.given_by"), _consent_ok),
-    _Group(("risk.level", "risk.to"), _risk_ok),
-    _Group(_DATA, lambda t: any(t)),
-)
+#: The request model's constraints between facts, from the one place that states them as
+#: conditions; ``sharing_kind`` (the first part) is handled by reading it as the purpose.
+BASE_GROUPS = tuple(_group_of(part) for part in VALIDITY_PARTS if "sharing_kind" not in facts_in(part))
 
 
 def _group_count(g: _Group, dom) -> int:
-    if len(g.facts) == len(_DATA) and g.facts == _DATA:  # at least one category: all minus all-false
+    if g.facts == _DATA:  # at least one category: all minus all-false
         total = 1
         for f in g.facts:
             total *= len(dom[f])
@@ -418,7 +406,7 @@ class _Prover:
             if protocol is not None:
                 conds += [r.when for r in self.bundle.protocol_segment(protocol.id, stage, day).rules]
             for c in conds:
-                later |= {f for f in _facts(_rewrite(c)) if f not in ESTABLISHED}
+                later |= {f for f in facts_in(_rewrite(c)) if f not in ESTABLISHED}
             closed = set(later)
             for g in groups:
                 if closed & set(g.facts):
@@ -768,16 +756,6 @@ def _space_strategy(dom: dict[str, frozenset], groups):
 
 def _kind_of(purpose: str) -> str:
     return PURPOSE_KIND[Purpose(purpose)].value
-
-
-def _facts(cond: Cond) -> set[str]:
-    if isinstance(cond, In):
-        return {cond.fact}
-    if isinstance(cond, Not):
-        return _facts(cond.item)
-    if isinstance(cond, (All, AnyOf)):
-        return set().union(*(_facts(c) for c in cond.items))
-    return set()
 
 
 def _request(facts: dict[str, object], day: date, protocol: Protocol | None) -> dict[str, Any]:

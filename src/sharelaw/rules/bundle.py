@@ -18,7 +18,7 @@ from ..errors import RulesetError, RulesetErrors
 from ..vocab import EffectKind, Stage
 from .loader import LoadedFile, discover, load_file
 from .protocol import LoadedProtocol
-from .model import All, AnyOf, Cond, In, InForce, Not, Protocol, Requirement, Rule
+from .model import InForce, Protocol, Requirement, Rule, facts_in
 from .reference import predicate
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -35,20 +35,20 @@ def default_ruleset_dir() -> Path:
     raise RulesetErrors([RulesetError("ruleset_schema_error", "the shipped rulesets were not found", file=str(packaged))])
 
 
-def facts_in(cond: Cond) -> set[str]:
-    if isinstance(cond, In):
-        return {cond.fact}
-    if isinstance(cond, Not):
-        return facts_in(cond.item)
-    if isinstance(cond, (All, AnyOf)):
-        return set().union(*(facts_in(c) for c in cond.items))
-    return set()
-
-
 def _clip(inner: InForce, outer: InForce) -> tuple[date, date | None]:
     start = max(inner.start, outer.start)
     ends = [e for e in (inner.end, outer.end) if e is not None]
     return start, (min(ends) if ends else None)
+
+
+def _cut_points(windows) -> list[date]:
+    """The days on which something starts or stops being in force: segment boundaries."""
+    points: set[date] = set()
+    for w in windows:
+        points.add(w.start)
+        if w.end is not None and w.end < date.max:
+            points.add(w.end + timedelta(days=1))
+    return sorted(points)
 
 
 def _overlap(a: tuple[date, date | None], b: tuple[date, date | None]) -> bool:
@@ -138,15 +138,9 @@ class Bundle:
                     continue
                 self.rules[r.id] = r
                 self.by_stage[r.stage].append(r)
-        for stage, rules in self.by_stage.items():
-            declared = {rq.id for rq in self.requirements[stage]}
+        for rules in self.by_stage.values():
             for r in rules:
-                for req in r.requirements:
-                    if req not in declared:
-                        errors.append(RulesetError(
-                            "ruleset_unknown_requirement",
-                            f"requirement '{req}' is not declared for stage {stage.value}",
-                            file=r.file, line=r.line, rule_id=r.id))
+                errors.extend(self._undeclared(r))
         for f in protocol_files:
             errors.extend(self._add_protocol(f, file_ids))
         if errors:
@@ -193,15 +187,18 @@ class Bundle:
                 errors.append(RulesetError("ruleset_duplicate_id", f"rule id '{r.id}' also defined at {other.file}:{other.line}", file=f.path, line=r.line, rule_id=r.id))
                 continue
             self.rules[r.id] = r
-            if r.stage is not Stage.PROTOCOL:
-                declared = {rq.id for rq in self.requirements[r.stage]}
-                for req in r.requirements:
-                    if req not in declared:
-                        errors.append(RulesetError(
-                            "ruleset_unknown_requirement",
-                            f"requirement '{req}' is not declared for stage {r.stage.value}",
-                            file=r.file, line=r.line, rule_id=r.id))
+            if r.stage is not Stage.PROTOCOL:  # the protocol's own requirement is checked by its loader
+                errors.extend(self._undeclared(r))
         return errors
+
+    def _undeclared(self, r: Rule) -> list[RulesetError]:
+        """An error for each requirement the rule names that its stage does not declare."""
+        declared = {rq.id for rq in self.requirements[r.stage]}
+        return [
+            RulesetError("ruleset_unknown_requirement", f"requirement '{req}' is not declared for stage {r.stage.value}",
+                         file=r.file, line=r.line, rule_id=r.id)
+            for req in r.requirements if req not in declared
+        ]
 
     # -------------------------------------------------------------- protocols
 
@@ -210,13 +207,7 @@ class Bundle:
         found = self._protocol_boundaries.get(key)
         if found is None:
             p = self.protocols[pid]
-            points: set[date] = set()
-            windows = [p.in_force] + [r.in_force for r in p.rules if r.stage is stage]
-            for w in windows:
-                points.add(w.start)
-                if w.end is not None and w.end < date.max:
-                    points.add(w.end + timedelta(days=1))
-            found = sorted(points)
+            found = _cut_points([p.in_force] + [r.in_force for r in p.rules if r.stage is stage])
             self._protocol_boundaries[key] = found
         return found
 
@@ -340,12 +331,7 @@ class Bundle:
             yield self.file_windows[rq.file]
 
     def _cut(self, stage: Stage) -> list[date]:
-        points: set[date] = set()
-        for w in self._windows(stage):
-            points.add(w.start)
-            if w.end is not None and w.end < date.max:
-                points.add(w.end + timedelta(days=1))
-        return sorted(points)
+        return _cut_points(self._windows(stage))
 
     def segment(self, stage: Stage, as_at: date) -> Segment:
         return self.segment_at(stage, bisect.bisect_right(self._boundaries[stage], as_at))

@@ -284,6 +284,17 @@ class Const:
 Cond = In | All | AnyOf | Not | Const
 
 
+def facts_in(cond: Cond) -> set[str]:
+    """The facts a condition reads."""
+    if isinstance(cond, In):
+        return {cond.fact}
+    if isinstance(cond, Not):
+        return facts_in(cond.item)
+    if isinstance(cond, (All, AnyOf)):
+        return set().union(*(facts_in(c) for c in cond.items))
+    return set()
+
+
 @dataclass(frozen=True)
 class Rule:
     id: str

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Iterable, Mapping
 
 from .facts import FACTS
-from .model import All, AnyOf, Cond, Const, In, Not
+from .model import All, AnyOf, Cond, Const, In, Not, facts_in
 from ..vocab import PURPOSE_KIND
 
 __all__ = [
@@ -90,17 +90,8 @@ VALIDITY_PARTS: tuple[Cond, ...] = (_kind_of_purpose(), _consent_giver(), _risk_
 VALIDITY: Cond = All(VALIDITY_PARTS)
 
 
-def facts_of(cond: Cond) -> set[str]:
-    if isinstance(cond, In):
-        return {cond.fact}
-    if isinstance(cond, Not):
-        return facts_of(cond.item)
-    if isinstance(cond, (All, AnyOf)):
-        out: set[str] = set()
-        for c in cond.items:
-            out |= facts_of(c)
-        return out
-    return set()
+#: The facts a condition reads (one definition, in rules/bundle.py).
+facts_of = facts_in
 
 
 _PART_FACTS = tuple((part, frozenset(facts_of(part))) for part in VALIDITY_PARTS)
