@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 from .law.citations import CitedSource, VerificationTag, build_trusted
 from .vocab import BasisKind, ConditionCode, EffectKind, Outcome, Stage, StageStatus, WayForward
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 IsoDate = Annotated[date, PlainSerializer(lambda d: d.isoformat(), return_type=str)]
 

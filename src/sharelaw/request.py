@@ -35,6 +35,7 @@ from .vocab import (
     HarmLevel,
     HarmTo,
     Identifiability,
+    PersonAtRisk,
     Interaction,
     Judgement,
     Purpose,
@@ -138,7 +139,13 @@ class DataDescription(_Model):
     categories: tuple[DataCategory, ...] = Field(min_length=1)
     identifiability: Identifiability
     in_confidence: YesNoUnknown = Field(description="Imparted in circumstances importing an obligation of confidence.")
-    already_public: YesNoUnknown
+    already_public: YesNoUnknown = Field(description="The information is already in the public domain.")
+    art89_safeguards: YesNoUnknown = Field(
+        default=YesNoUnknown.UNKNOWN,
+        description="For research or statistics: the safeguards for research are in place (UK GDPR Art 89(1) and "
+        "DPA 2018 s19: data minimisation, pseudonymisation where possible, no measures or decisions about the "
+        "individuals, no substantial damage or distress; DPA 1998 s33's relevant conditions before 25 May 2018).",
+    )
 
     @model_validator(mode="after")
     def _unique(self) -> "DataDescription":
@@ -148,8 +155,19 @@ class DataDescription(_Model):
 
 
 class Consent(_Model):
-    state: ConsentState
-    given_by: ConsentGiver = ConsentGiver.NONE
+    state: ConsentState = Field(
+        description="Whether the person (or someone able to decide for them) consents to this sharing, or why "
+        "consent was not sought. 'unsafe_to_seek': asking would increase the risk of harm; "
+        "'would_prejudice_purpose': asking would prejudice the purpose (an investigation, the protection of the "
+        "person); 'cannot_reasonably_obtain': the discloser cannot reasonably be expected to obtain it; "
+        "'cannot_be_given': nobody can give it (the person lacks capacity and nobody has authority)."
+    )
+    given_by: ConsentGiver = Field(
+        default=ConsentGiver.NONE,
+        description="Who gave, refused or withdrew consent. For an adult who lacks capacity only a registered "
+        "health and welfare attorney or a welfare deputy can decide for them; a relative or carer without that "
+        "authority cannot ('relative_or_carer' records that they were asked, which is not consent).",
+    )
 
     @model_validator(mode="after")
     def _giver(self) -> "Consent":
@@ -170,6 +188,11 @@ class Consent(_Model):
 class RiskOfHarm(_Model):
     level: HarmLevel
     to: HarmTo = HarmTo.NOT_APPLICABLE
+    other_person: PersonAtRisk | None = Field(
+        default=None,
+        description="When 'to' is 'another_person': who they are (a child, an adult at risk, another adult). "
+        "Omitted, it is 'unknown' for another person and 'not_applicable' otherwise.",
+    )
 
     @model_validator(mode="after")
     def _target(self) -> "RiskOfHarm":
@@ -177,7 +200,18 @@ class RiskOfHarm(_Model):
             raise ValueError("to must be 'not_applicable' when level is 'none'")
         if self.level not in (HarmLevel.NONE, HarmLevel.UNKNOWN) and self.to is HarmTo.NOT_APPLICABLE:
             raise ValueError(f"to must name who is at risk when level is '{self.level}'")
+        if self.other_person is not None:
+            if self.to is not HarmTo.ANOTHER_PERSON and self.other_person is not PersonAtRisk.NOT_APPLICABLE:
+                raise ValueError("other_person describes another person at risk: give it only when to is 'another_person'")
+            if self.to is HarmTo.ANOTHER_PERSON and self.other_person is PersonAtRisk.NOT_APPLICABLE:
+                raise ValueError("other_person cannot be 'not_applicable' when to is 'another_person'")
         return self
+
+    @property
+    def other(self) -> PersonAtRisk:
+        if self.other_person is not None:
+            return self.other_person
+        return PersonAtRisk.UNKNOWN if self.to is HarmTo.ANOTHER_PERSON else PersonAtRisk.NOT_APPLICABLE
 
 
 class JudgementRecord(_Model):
@@ -210,6 +244,17 @@ class Assessment(_Model):
         default_factory=JudgementRecord,
         description="The public interest in sharing outweighs the public interest in confidence.",
     )
+    best_interests: JudgementRecord = Field(
+        default_factory=JudgementRecord,
+        description="For a person aged 16 or over who lacks capacity to decide about this sharing, with no attorney or "
+        "deputy deciding: the sharing is in their best interests, decided under Mental Capacity Act 2005 s4 "
+        "(their wishes, feelings, beliefs and values, and the views of carers and others interested in their welfare).",
+    )
+    consent_unreasonably_withheld: JudgementRecord = Field(
+        default_factory=JudgementRecord,
+        description="Where consent was refused: the refusal was unreasonable, and sharing is needed to protect the "
+        "vital interests of another person (Data Protection Act 1998 Sch 3 para 3(b); the UK GDPR has no such ground).",
+    )
 
 
 class SharingRequest(_Model):
@@ -233,6 +278,21 @@ class SharingRequest(_Model):
         "law alone. A protocol can only narrow national law.",
     )
     request_id: str | None = Field(default=None, max_length=200, description="The caller's reference, echoed back.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "SharingRequest":
+        age = self.subject.age
+        if self.consent.given_by is ConsentGiver.WELFARE_ATTORNEY and isinstance(age, int) and age < 18:
+            raise ValueError(
+                "consent.given_by cannot be 'welfare_attorney' for a person under 18: only a person aged 18 or over "
+                "can make a lasting power of attorney (Mental Capacity Act 2005 s9(2)(c))"
+            )
+        if self.consent.given_by is ConsentGiver.WELFARE_DEPUTY and isinstance(age, int) and age < 16:
+            raise ValueError(
+                "consent.given_by cannot be 'welfare_deputy' for a child under 16: the Mental Capacity Act 2005 "
+                "powers are not exercisable for a person under 16 (s2(5))"
+            )
+        return self
 
 
 def _loc(loc: tuple[Any, ...]) -> str:

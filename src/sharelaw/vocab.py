@@ -51,6 +51,13 @@ class AgencyKind(Labelled):
     HOUSING_ASSOCIATION = "housing_association", "housing association"
     PRIVATE_COMPANY = "private_company", "private company"
     COURT = "court", "court"
+    # Schema 3: parties that are not agencies, and health care outside the NHS.
+    PRIVATE_INDIVIDUAL = "private_individual", (
+        "a private individual (a member of the public, such as a parent, carer or partner)"
+    )
+    INDEPENDENT_HEALTH_PROVIDER = "independent_health_provider", (
+        "an independent or private health care provider or professional (private practice, independent hospital, pharmacy)"
+    )
 
 
 #: Whether a kind of body acts as a public authority by default. A request may
@@ -79,6 +86,8 @@ PUBLIC_AUTHORITY_BY_DEFAULT: dict[AgencyKind, bool] = {
     AgencyKind.HOUSING_ASSOCIATION: False,
     AgencyKind.PRIVATE_COMPANY: False,
     AgencyKind.COURT: True,
+    AgencyKind.PRIVATE_INDIVIDUAL: False,
+    AgencyKind.INDEPENDENT_HEALTH_PROVIDER: False,
 }
 
 
@@ -118,6 +127,27 @@ class Purpose(Labelled):
         "improving or targeting a public service or benefit for individuals or households"
     )
     COMMERCIAL_MARKETING = "commercial_marketing", "marketing or another commercial purpose"
+    # Schema 3: purposes a user looks for that 0.2 could not express.
+    ADULT_CARE_SUPPORT = "adult_care_support", (
+        "assessing or meeting an adult's needs for care and support, or a carer's (Care Act 2014 Part 1)"
+    )
+    AREA_WELLBEING = "area_wellbeing", (
+        "a council's general functions: promoting the well-being of its area or people, or another activity "
+        "under its general powers"
+    )
+    PUBLIC_HEALTH = "public_health", "protecting or improving public health"
+    SAFEGUARDING_REVIEW = "safeguarding_review", (
+        "a safeguarding review (child safeguarding practice review, safeguarding adults review or domestic homicide review)"
+    )
+    OFFENDER_MANAGEMENT_SCHEME = "offender_management_scheme", (
+        "an offender management scheme (such as integrated offender management) to reduce reoffending"
+    )
+    CHILD_SEX_OFFENDER_DISCLOSURE = "child_sex_offender_disclosure", (
+        "a disclosure to protect a child from a child sex offender (Criminal Justice Act 2003 s327A; the child sex "
+        "offender disclosure scheme)"
+    )
+    INFORM_PARENT_OR_CARER = "inform_parent_or_carer", "informing a parent or carer about the person's welfare or care"
+    PROTECT_PERSON = "protect_person", "protecting the person themselves from harm (their own safety or welfare)"
     OTHER = "other", "a purpose outside this vocabulary"
 
 
@@ -140,6 +170,14 @@ PURPOSE_KIND: dict[Purpose, SharingKind] = {
     Purpose.SERIOUS_VIOLENCE_DUTY: SharingKind.ROUTINE,
     Purpose.PUBLIC_SERVICE_DELIVERY: SharingKind.ROUTINE,
     Purpose.COMMERCIAL_MARKETING: SharingKind.OTHER,
+    Purpose.ADULT_CARE_SUPPORT: SharingKind.SERVICE_PROVISION,
+    Purpose.AREA_WELLBEING: SharingKind.ROUTINE,
+    Purpose.PUBLIC_HEALTH: SharingKind.ROUTINE,
+    Purpose.SAFEGUARDING_REVIEW: SharingKind.ROUTINE,
+    Purpose.OFFENDER_MANAGEMENT_SCHEME: SharingKind.SERVICE_PROVISION,
+    Purpose.CHILD_SEX_OFFENDER_DISCLOSURE: SharingKind.CHILD_PROTECTION,
+    Purpose.INFORM_PARENT_OR_CARER: SharingKind.SERVICE_PROVISION,
+    Purpose.PROTECT_PERSON: SharingKind.SERVICE_PROVISION,
     Purpose.OTHER: SharingKind.OTHER,
 }
 
@@ -183,12 +221,30 @@ class ConsentState(Labelled):
     UNSAFE_TO_SEEK = "unsafe_to_seek", (
         "consent not sought because seeking it would increase the risk of harm or prejudice an investigation"
     )
+    # Schema 3: the reasons the law tells apart for not having consent.
+    WOULD_PREJUDICE_PURPOSE = "would_prejudice_purpose", (
+        "consent not sought because seeking it would prejudice the purpose (for example an investigation or the "
+        "protection of the person), though it would not itself increase the risk"
+    )
+    CANNOT_REASONABLY_OBTAIN = "cannot_reasonably_obtain", (
+        "consent not sought because the discloser cannot reasonably be expected to obtain it"
+    )
 
 
 class ConsentGiver(Labelled):
     SUBJECT = "subject", "the person themselves"
     PARENT = "parent", "a person with parental responsibility"
     ATTORNEY_OR_DEPUTY = "attorney_or_deputy", "an attorney or court-appointed deputy"
+    # Schema 3: who may, and who may not, decide for an adult who lacks capacity.
+    WELFARE_ATTORNEY = "welfare_attorney", (
+        "an attorney under a registered lasting power of attorney for health and welfare (Mental Capacity Act 2005 s9)"
+    )
+    WELFARE_DEPUTY = "welfare_deputy", (
+        "a deputy appointed by the Court of Protection with personal welfare powers (Mental Capacity Act 2005 s16)"
+    )
+    RELATIVE_OR_CARER = "relative_or_carer", (
+        "a relative, friend or carer with no legal authority to consent for the person"
+    )
     NONE = "none", "nobody"
 
 
@@ -198,6 +254,16 @@ class HarmLevel(Labelled):
     SIGNIFICANT_HARM = "significant_harm", "a risk of significant harm"
     RISK_TO_LIFE = "risk_to_life", "a serious risk to life or limb"
     UNKNOWN = "unknown", "an unknown level of risk"
+
+
+class PersonAtRisk(Labelled):
+    """Schema 3: who the other person at risk is, when it is not the subject."""
+
+    CHILD = "child", "a child"
+    ADULT_AT_RISK = "adult_at_risk", "an adult at risk (care and support needs, unable to protect themselves)"
+    OTHER_ADULT = "other_adult", "another adult"
+    UNKNOWN = "unknown", "a person not described"
+    NOT_APPLICABLE = "not_applicable", "nobody other than the subject"
 
 
 class HarmTo(Labelled):
@@ -218,6 +284,9 @@ class StatutoryRequest(Labelled):
     S16H_REQUEST = "s16h_request", "a safeguarding partner's request for information (Children Act 2004 s16H)"
     S117_REQUEST = "s117_request", "a Connexions provider's request to an educational institution (Learning and Skills Act 2000 s117)"
     S251_SUPPORT = "s251_support", "support under regulations made under NHS Act 2006 s251 for this medical purpose"
+    CARE_ACT_S7_REQUEST = "care_act_s7_request", (
+        "a request to co-operate in an individual's case (Care Act 2014 s7)"
+    )
 
 
 class Judgement(Labelled):
@@ -257,6 +326,14 @@ class BasisKind(Labelled):
     GENERAL_POWER = "general_power", "a general power"
     COMMON_LAW = "common_law", "a common law power or capacity"
     NONE = "none", "no basis"
+
+
+class DutyDiscretion(Labelled):
+    """Whether a stage-1 duty leaves the discloser any discretion (HRA 1998 s6(2)(a))."""
+
+    NONE = "none", "a duty that leaves no discretion"
+    QUALIFIED = "qualified", "a duty with its own exception or judgement"
+    NO_DUTY = "no_duty", "no duty"
 
 
 BASIS_RANK: dict[BasisKind, int] = {k: i for i, k in enumerate(BasisKind)}

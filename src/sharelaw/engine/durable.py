@@ -10,8 +10,10 @@ How it stays safe (each point was measured on durable-rules 2.0.28):
   most one session is live per ruleset, with a unique sid, and it is always deleted;
 - every value reaching the core is a validated string or bool (see rules/facts.py);
 - the core allows at most 31 expressions in one rule's condition (MAX_SEQUENCE_EXPRESSIONS,
-  error 113); every segment is compiled when the engine starts, and a rule over the limit
-  is reported as a RulesetError naming it, never met at decision time;
+  error 113): a larger condition is split into pieces that fire under the rule's one name
+  (``rules/compile.py``, ``pieces``); every segment is compiled when the engine starts,
+  and a rule the core still refuses is reported as a RulesetError naming it, never met at
+  decision time;
 - a rule whose condition has an ``$or`` with several matching branches is activated
   once per branch (found by the runtime cross-check): a rule fires if any branch
   matches, so repeated activations are collapsed, keeping the first.
@@ -129,7 +131,7 @@ class DurableEvaluator:
         if not names or names[-1] != CATCH_ALL or names.count(CATCH_ALL) != 1:
             raise EngineError(f"durable-rules returned an incomplete firing for {segment.key}: {names}")
         try:
-            positions = [int(n[1:]) for n in names[:-1]]
+            positions = [int(n[1:].partition("_")[0]) for n in names[:-1]]
             return [ids[p] for p in dict.fromkeys(positions)]
         except (ValueError, IndexError) as exc:
             raise EngineError(f"durable-rules returned an unknown rule name in {names}") from exc

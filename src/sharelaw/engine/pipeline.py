@@ -53,6 +53,7 @@ from ..vocab import (
     STAGE_ORDER,
     BasisKind,
     ConditionCode,
+    DutyDiscretion,
     EffectKind,
     Outcome,
     Stage,
@@ -483,6 +484,14 @@ def _establish(run: _StageRun, facts: dict[str, object]) -> None:
         facts["vires.overrides_confidence"] = any(r.effect.overrides_confidence for r in basis_rules)
         facts["vires.required_by_law"] = any(
             r.effect.required_by_law and set(r.requirements) & met for r in run.shown
+        )
+        # HRA 1998 s6(2)(a): a met duty that leaves no discretion. If several duties are met,
+        # one without discretion is enough: the authority could not have acted differently.
+        discretions = {r.effect.duty_discretion for r in basis_rules}
+        facts["vires.duty_discretion"] = (
+            DutyDiscretion.NONE.value if DutyDiscretion.NONE in discretions
+            else DutyDiscretion.QUALIFIED.value if DutyDiscretion.QUALIFIED in discretions
+            else DutyDiscretion.NO_DUTY.value
         )
     elif run.stage is Stage.HRA:
         facts["hra.status"] = run.status.value

@@ -16,9 +16,9 @@ from typing import Callable
 
 from ..errors import RulesetError, RulesetErrors
 from ..vocab import EffectKind, Stage
-from .loader import LoadedFile, discover, load_file
+from .loader import LoadedDefinitions, LoadedFile, SharedDefinition, discover, load_definitions, load_file, text_format
 from .protocol import LoadedProtocol
-from .model import InForce, Protocol, Requirement, Rule, facts_in
+from .model import DEFINITIONS_FORMAT, InForce, Protocol, Requirement, Rule, facts_in
 from .reference import predicate
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -106,6 +106,7 @@ class Bundle:
     def __init__(self, files: list, digests: list[tuple[str, str]], sources: dict[str, str]):
         self._digests = digests
         self.sources = sources  # relative path -> file text, for archiving
+        self.definitions: list[LoadedDefinitions] = []  # set by the loaders
         errors: list[RulesetError] = []
         self.rules: dict[str, Rule] = {}
         self.by_stage: dict[Stage, list[Rule]] = {s: [] for s in Stage}
@@ -255,11 +256,8 @@ class Bundle:
         so the same files give the same hash however they were named on the command line."""
         roots = [Path(p) for p in paths] or [default_ruleset_dir()]
         wanted = {p.resolve() for p in only} if only is not None else None
-        files: list[LoadedFile] = []
-        digests: list[tuple[str, str]] = []
-        sources: dict[str, str] = {}
+        texts: list[tuple[str, str, str, bytes]] = []  # (file as named, relative path, text, bytes)
         errors: list[RulesetError] = []
-        order = 0
         for root in roots:
             try:
                 found = discover([root])
@@ -278,40 +276,60 @@ class Bundle:
                 except UnicodeDecodeError as exc:
                     errors.append(RulesetError("ruleset_parse_error", f"not UTF-8 text: {exc.reason} at byte {exc.start}", file=str(path)))
                     continue
-                try:
-                    loaded = load_file(text, str(path), order_start=order)
-                except RulesetErrors as exc:
-                    errors.extend(exc.errors)
-                    continue
-                order += len(loaded.rules)
-                files.append(loaded)
-                digests.append((rel, hashlib.sha256(raw).hexdigest()))
-                sources[rel] = text
-        if errors:
-            raise RulesetErrors(errors)
-        return cls(files, digests, sources)
+                texts.append((str(path), rel, text, raw))
+        return cls._from_texts(texts, errors)
 
     @classmethod
     def from_sources(cls, sources: dict[str, str]) -> "Bundle":
         """Rebuild a bundle from archived file texts (relative path -> text), e.g. to replay a
         decision with the rules of its day. Same texts and paths give the same content hash."""
-        files: list[LoadedFile] = []
+        texts = [(rel, rel, sources[rel], sources[rel].encode("utf-8")) for rel in sorted(sources)]
+        return cls._from_texts(texts, [])
+
+    @classmethod
+    def _from_texts(cls, texts: list[tuple[str, str, str, bytes]], errors: list[RulesetError]) -> "Bundle":
+        """Load definitions files first (every other file may ``use:`` what they define), then
+        the rule and protocol files, in the order given."""
+        shared: dict[str, SharedDefinition] = {}
+        definitions: list[LoadedDefinitions] = []
+        files: list = []
         digests: list[tuple[str, str]] = []
-        errors: list[RulesetError] = []
-        order = 0
-        for rel in sorted(sources):
-            text = sources[rel]
+        sources: dict[str, str] = {}
+        for name, rel, text, raw in texts:
+            if text_format(text) != DEFINITIONS_FORMAT:
+                continue
             try:
-                loaded = load_file(text, rel, order_start=order)
+                loaded_defs = load_definitions(text, name)
+            except RulesetErrors as exc:
+                errors.extend(exc.errors)
+                continue
+            for key, sd in loaded_defs.shared.items():
+                if key in shared:
+                    errors.append(RulesetError(
+                        "ruleset_duplicate_id", f"definition '{key}' is also defined in {shared[key].src.file}",
+                        file=name, line=sd.src.line(sd.path)))
+                shared.setdefault(key, sd)
+            definitions.append(loaded_defs)
+            digests.append((rel, hashlib.sha256(raw).hexdigest()))
+            sources[rel] = text
+        order = 0
+        for name, rel, text, raw in texts:
+            if text_format(text) == DEFINITIONS_FORMAT:
+                continue
+            try:
+                loaded = load_file(text, name, order_start=order, shared=shared)
             except RulesetErrors as exc:
                 errors.extend(exc.errors)
                 continue
             order += len(loaded.rules)
             files.append(loaded)
-            digests.append((rel, hashlib.sha256(text.encode("utf-8")).hexdigest()))
+            digests.append((rel, hashlib.sha256(raw).hexdigest()))
+            sources[rel] = text
         if errors:
             raise RulesetErrors(errors)
-        return cls(files, digests, dict(sources))
+        bundle = cls(files, digests, sources)
+        bundle.definitions = definitions
+        return bundle
 
     @cached_property
     def content_hash(self) -> str:

@@ -59,12 +59,58 @@ def compile_condition(cond: Cond) -> dict:
     return _json(nnf(cond))
 
 
+#: durable-rules refuses a rule whose condition has more than 31 expressions (error 113,
+#: MAX_SEQUENCE_EXPRESSIONS). Counting every test and every $and/$or as one expression
+#: keeps a margin below the core's own count.
+EXPRESSION_LIMIT = 31
+
+
+def _count(j: dict) -> int:
+    items = j.get("$and") or j.get("$or")
+    return 1 + sum(_count(i) for i in items) if isinstance(items, list) else 1
+
+
+def _splittable(c: Cond) -> bool:
+    return isinstance(c, AnyOf) or (isinstance(c, In) and not c.negated and len(c.values) > 1)
+
+
+def pieces(cond: Cond) -> list[Cond]:
+    """Split a condition (in negation normal form) into a disjunction of pieces that each fit
+    within the core's expression limit. A rule fires when any piece matches, exactly as when
+    its whole condition does; the pieces fire under one name and are collapsed into one firing.
+    A condition that cannot be split is returned whole (the core then refuses it, and
+    ``DurableEvaluator.prepare`` names the rule)."""
+    if _count(_json(cond)) <= EXPRESSION_LIMIT:
+        return [cond]
+    if isinstance(cond, AnyOf):
+        return [p for c in cond.items for p in pieces(c)]
+    if isinstance(cond, All):
+        items = cond.items
+        candidates = [i for i, c in enumerate(items) if _splittable(c)]
+        if not candidates:
+            return [cond]
+        idx = max(candidates, key=lambda i: _count(_json(items[i])))
+        chosen = items[idx]
+        branches = chosen.items if isinstance(chosen, AnyOf) else tuple(In(chosen.fact, (v,)) for v in chosen.values)
+        rest = items[:idx] + items[idx + 1 :]
+        return [p for b in branches for p in pieces(All(rest + (b,)))]
+    return [cond]
+
+
 def compile_rules(rules: Iterable[Rule]) -> tuple[dict, list[str]]:
-    """Return the durable-rules JSON ruleset and the rule ids by engine rule name index."""
+    """Return the durable-rules JSON ruleset and the rule ids by engine rule name index.
+
+    A rule is ``r<position>``; a rule too large for the core is split into pieces named
+    ``r<position>_<k>`` with the same priority (see ``pieces``)."""
     definition: dict[str, dict] = {}
     ids: list[str] = []
     for position, rule in enumerate(rules):
-        definition[f"r{position}"] = {"pri": position, "all": [{"m": compile_condition(rule.when)}]}
+        parts = pieces(nnf(rule.when))
+        if len(parts) == 1:
+            definition[f"r{position}"] = {"pri": position, "all": [{"m": _json(parts[0])}]}
+        else:
+            for k, part in enumerate(parts):
+                definition[f"r{position}_{k}"] = {"pri": position, "all": [{"m": _json(part)}]}
         ids.append(rule.id)
     definition[CATCH_ALL] = {"pri": CATCH_ALL_PRI, "all": [{"m": {"$ex": {MARKER: 1}}}]}
     return definition, ids

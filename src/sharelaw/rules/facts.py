@@ -23,9 +23,11 @@ from ..vocab import (
     ConsentGiver,
     ConsentState,
     DataCategory,
+    DutyDiscretion,
     HarmLevel,
     HarmTo,
     Identifiability,
+    PersonAtRisk,
     Interaction,
     Judgement,
     Purpose,
@@ -82,15 +84,19 @@ _SPECS: list[FactSpec] = [
     _enum("data.identifiability", Identifiability, "Whether the information identifies the person."),
     _enum("data.in_confidence", YesNoUnknown, "The information was imparted in confidence."),
     _enum("data.already_public", YesNoUnknown, "The information is already in the public domain."),
+    _enum("data.art89_safeguards", YesNoUnknown, "For research or statistics: the Article 89 safeguards are in place."),
     _enum("consent.state", ConsentState, "The state of consent to this sharing."),
     _enum("consent.given_by", ConsentGiver, "Who gave, refused or withdrew consent."),
     _enum("risk.level", HarmLevel, "The level of risk of harm."),
     _enum("risk.to", HarmTo, "Who is at risk."),
+    _enum("risk.other_person", PersonAtRisk, "When another person is at risk: who they are."),
     _enum("statutory_request", StatutoryRequest, "The statutory request or order the disclosure answers."),
     _enum("assessment.necessary", Judgement, "Practitioner's judgement: the sharing is necessary."),
     _enum("assessment.proportionate", Judgement, "Practitioner's judgement: the sharing is proportionate."),
     _enum("assessment.minimum_necessary", Judgement, "Practitioner's judgement: only the minimum necessary is shared."),
     _enum("assessment.public_interest", Judgement, "Practitioner's judgement: the public interest outweighs confidence."),
+    _enum("assessment.best_interests", Judgement, "Practitioner's judgement: the sharing is in the best interests of a person who lacks capacity (MCA 2005 s4)."),
+    _enum("assessment.consent_unreasonably_withheld", Judgement, "Practitioner's judgement: consent was unreasonably withheld (DPA 1998 Sch 3 para 3(b))."),
     # established by stage 1 (vires)
     _enum("vires.status", StageStatus, "Outcome of stage 1.", Stage.HRA),
     _enum("vires.basis", BasisKind, "The strongest stage-1 basis found.", Stage.HRA),
@@ -107,6 +113,13 @@ _SPECS: list[FactSpec] = [
         Stage.HRA,
     ),
     _bool("vires.required_by_law", "A stage-1 duty compels this disclosure (it is required by law).", Stage.HRA),
+    _enum(
+        "vires.duty_discretion",
+        DutyDiscretion,
+        "Whether a stage-1 duty relied on leaves the discloser no discretion ('none': HRA 1998 s6(2)(a)), carries "
+        "its own exception or judgement ('qualified'), or no duty was found ('no_duty').",
+        Stage.HRA,
+    ),
     # established by stage 2 (HRA)
     _enum("hra.status", StageStatus, "Outcome of stage 2.", Stage.CONFIDENCE),
     # established by stage 3 (confidence)
@@ -133,6 +146,11 @@ MISSING_ITEMS: dict[str, str] = {
     "purpose": "Which statutory function or legitimate aim does the sharing serve?",
     "statutory_request": "Which statutory request or order, if any, does the disclosure answer?",
     "consent.state": "Has the person (or someone able to consent for them) been asked, and do they consent to this sharing?",
+    "consent.given_by": "Who gave, refused or withdrew consent, and do they have authority to decide for the person (a registered health and welfare attorney or a welfare deputy, for an adult who lacks capacity)?",
+    "assessment.best_interests": "The person lacks capacity and nobody with authority decides for them: is the sharing in their best interests (Mental Capacity Act 2005 s4)? Record yes or no, with the reason and whom you consulted.",
+    "assessment.consent_unreasonably_withheld": "Was the refusal of consent unreasonable, given the risk to another person's vital interests? Record yes or no, with the reason.",
+    "data.art89_safeguards": "Are the safeguards for research and statistics in place (data minimisation, pseudonymisation where possible, no decisions about the individuals, no substantial damage or distress)?",
+    "risk_of_harm.other_person": "Who is the other person at risk: a child, an adult at risk, or another adult?",
 }
 
 def request_facts(req: SharingRequest) -> dict[str, object]:
@@ -153,15 +171,19 @@ def request_facts(req: SharingRequest) -> dict[str, object]:
         "data.identifiability": req.data.identifiability.value,
         "data.in_confidence": req.data.in_confidence.value,
         "data.already_public": req.data.already_public.value,
+        "data.art89_safeguards": req.data.art89_safeguards.value,
         "consent.state": req.consent.state.value,
         "consent.given_by": req.consent.given_by.value,
         "risk.level": req.risk_of_harm.level.value,
         "risk.to": req.risk_of_harm.to.value,
+        "risk.other_person": req.risk_of_harm.other.value,
         "statutory_request": req.statutory_request.value,
         "assessment.necessary": req.assessment.necessary.value.value,
         "assessment.proportionate": req.assessment.proportionate.value.value,
         "assessment.minimum_necessary": req.assessment.minimum_necessary.value.value,
         "assessment.public_interest": req.assessment.public_interest.value.value,
+        "assessment.best_interests": req.assessment.best_interests.value.value,
+        "assessment.consent_unreasonably_withheld": req.assessment.consent_unreasonably_withheld.value.value,
     }
     for c in DataCategory:
         facts[f"data.{c.value}"] = c in categories

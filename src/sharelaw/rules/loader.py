@@ -41,7 +41,21 @@ from pydantic import ValidationError
 from ..errors import RulesetError, RulesetErrors
 from ..vocab import EffectKind, Stage
 from .facts import FACTS, MISSING_ITEMS
-from .model import PROTOCOL_FORMAT, All, AnyOf, Cond, Const, In, InForce, Not, Requirement, Rule, RulesetFile
+from .model import (
+    DEFINITIONS_FORMAT,
+    PROTOCOL_FORMAT,
+    All,
+    AnyOf,
+    Cond,
+    Const,
+    DefinitionsFile,
+    In,
+    InForce,
+    Not,
+    Requirement,
+    Rule,
+    RulesetFile,
+)
 
 _PLACEHOLDER = re.compile(r"\{([a-z_.]+)\}")
 TEMPLATE_EXTRAS = {"discloser", "recipient", "as_at"}
@@ -129,8 +143,10 @@ class _CondBuilder:
     def __init__(
         self, stage: Stage, defs: Mapping[str, Any], src: _Source, errors: list, rule_id: str | None,
         built: dict[str, Cond] | None = None, facts: Mapping[str, Any] = FACTS,
+        shared: Mapping[str, "SharedDefinition"] | None = None,
     ):
         self.facts = facts
+        self.shared = shared or {}
         self.stage = stage
         self.defs = defs
         self.src = src
@@ -168,14 +184,27 @@ class _CondBuilder:
         return items[0] if len(items) == 1 else All(items)
 
     def use(self, name: Any, path: tuple) -> Cond:
-        if not isinstance(name, str) or name not in self.defs:
-            return self.err("ruleset_unknown_definition", f"no definition named {name!r} in this file", path)
+        local = isinstance(name, str) and name in self.defs
+        if not local and not (isinstance(name, str) and name in self.shared):
+            return self.err(
+                "ruleset_unknown_definition",
+                f"no definition named {name!r} in this file or in the bundle's definitions files", path)
         if name in self._defs_built:
             return self._defs_built[name]
         if name in self._building:
             return self.err("ruleset_unknown_definition", f"definition {name!r} refers to itself", path)
         self._building.add(name)
-        built = self.build(self.defs[name], ("define", name))
+        if local:
+            built = self.build(self.defs[name], ("define", name))
+        else:
+            # A shared definition is built in this file's stage (so a fact a later stage
+            # establishes is still refused), but its errors point at the definitions file.
+            shared = self.shared[name]
+            src, self.src = self.src, shared.src
+            try:
+                built = self.build(shared.raw, shared.path)
+            finally:
+                self.src = src
         self._building.discard(name)
         self._defs_built[name] = built
         return built
@@ -228,6 +257,57 @@ def _schema_errors(exc: ValidationError, src: _Source, data: Any, list_key: str 
     return out
 
 
+@dataclass(frozen=True)
+class SharedDefinition:
+    """A condition defined once for the whole bundle, in a ``sharelaw/definitions@1`` file."""
+
+    name: str
+    raw: Any
+    src: _Source
+    path: tuple
+
+
+@dataclass
+class LoadedDefinitions:
+    path: str
+    model: DefinitionsFile
+    shared: dict[str, SharedDefinition]
+
+
+def load_definitions(text: str, file: str) -> LoadedDefinitions:
+    """Load a definitions file: functions (purposes they serve) and shared conditions.
+
+    Each definition is checked here, as the last stage would read it, so its errors point
+    at this file; it is built again in the stage of each rule that uses it.
+    """
+    data, src = read_yaml(text, file)
+    if not isinstance(data, Mapping):
+        raise RulesetErrors([RulesetError("ruleset_schema_error", "a definitions file is a mapping", file=file, line=1)])
+    try:
+        model = DefinitionsFile.model_validate(data)
+    except ValidationError as exc:
+        raise RulesetErrors(_schema_errors(exc, src, data)) from None
+    shared: dict[str, SharedDefinition] = {}
+    for fid, fn in model.functions.items():
+        raw = {"purpose": {"in": [p.value for p in fn.purposes]}}
+        shared[f"function.{fid}"] = SharedDefinition(f"function.{fid}", raw, src, ("functions", fid, "purposes"))
+    for name, raw in model.define.items():
+        shared[name] = SharedDefinition(name, raw, src, ("define", name))
+    errors: list[RulesetError] = []
+    builder = _CondBuilder(Stage.PROTOCOL, {}, src, errors, None, shared=shared)
+    for name in shared:
+        builder.use(name, shared[name].path)
+    if errors:
+        raise RulesetErrors(errors)
+    return LoadedDefinitions(file, model, shared)
+
+
+def text_format(text: str) -> str | None:
+    """The ``format:`` a YAML text declares, read without parsing it."""
+    match = _FORMAT.search(text)
+    return match.group(1) if match else None
+
+
 @dataclass
 class LoadedFile:
     path: str
@@ -236,8 +316,11 @@ class LoadedFile:
     requirements: list[Requirement]
 
 
-def load_file(text: str, file: str, order_start: int = 0):
-    """Load a rule file: a ``LoadedFile`` for national law, a ``LoadedProtocol`` for a protocol."""
+def load_file(text: str, file: str, order_start: int = 0, shared: Mapping[str, SharedDefinition] | None = None):
+    """Load a rule file: a ``LoadedFile`` for national law, a ``LoadedProtocol`` for a protocol.
+
+    ``shared`` holds the bundle's shared definitions (``use:`` may name them)."""
+    shared = shared or {}
     data, src = read_yaml(text, file)
     errors: list[RulesetError] = []
     if not isinstance(data, Mapping):
@@ -245,14 +328,20 @@ def load_file(text: str, file: str, order_start: int = 0):
     if data.get("format") == PROTOCOL_FORMAT:
         from .protocol import load_protocol
 
-        return load_protocol(data, src, order_start)
+        return load_protocol(data, src, order_start, shared)
     try:
         model = RulesetFile.model_validate(data)
     except ValidationError as exc:
         raise RulesetErrors(_schema_errors(exc, src, data)) from None
 
     stage = model.stage
-    definitions = _CondBuilder(stage, model.define, src, errors, None)
+    for name in model.define:
+        if name in shared:
+            errors.append(RulesetError(
+                "ruleset_duplicate_id",
+                f"definition '{name}' is also defined for the whole bundle in {shared[name].src.file}",
+                file=file, line=src.line(("define", name))))
+    definitions = _CondBuilder(stage, model.define, src, errors, None, shared=shared)
     for name in model.define:
         definitions.use(name, ("define", name))
     built = definitions._defs_built
@@ -263,7 +352,7 @@ def load_file(text: str, file: str, order_start: int = 0):
         if rq.id in req_ids:
             errors.append(RulesetError("ruleset_duplicate_id", f"requirement '{rq.id}' declared twice", file=file, line=src.line(path)))
         req_ids[rq.id] = i
-        builder = _CondBuilder(stage, model.define, src, errors, None, built)
+        builder = _CondBuilder(stage, model.define, src, errors, None, built, shared=shared)
         requirements.append(
             Requirement(
                 id=rq.id, stage=stage, title=rq.title, when=builder.build(rq.when, path + ("when",)),
@@ -278,7 +367,7 @@ def load_file(text: str, file: str, order_start: int = 0):
     for i, rf in enumerate(model.rules):
         path = ("rules", i)
         line = src.line(path)
-        builder = _CondBuilder(stage, model.define, src, errors, rf.id, built)
+        builder = _CondBuilder(stage, model.define, src, errors, rf.id, built, shared=shared)
         if rf.id in seen:
             errors.append(RulesetError("ruleset_duplicate_id", f"rule id '{rf.id}' used twice", file=file, line=line, rule_id=rf.id))
         seen.add(rf.id)
@@ -328,6 +417,13 @@ def _check_effect(rf, when: Cond, stage: Stage, src: _Source, path: tuple, error
         bad("required_by_law applies only to a stage-1 duty")
     if (eff.overrides_confidence or eff.from_statute is not None) and (stage is not Stage.VIRES or eff.basis is None):
         bad("overrides_confidence and from_statute apply only to a stage-1 rule that gives a basis")
+    if eff.discretion is not None and (stage is not Stage.VIRES or eff.basis is None or eff.basis.value != "duty"):
+        bad("discretion applies only to a stage-1 duty")
+    if eff.discretion is not None and eff.discretion.value == "no_duty":
+        bad("discretion is 'none' or 'qualified' ('no_duty' is what stage 1 establishes without a duty)")
+    if (eff.discretion is None) != (eff.discretion_provision is None):
+        bad("discretion and discretion_provision go together: say which provision makes the duty unqualified "
+            "or gives its exception")
     if eff.kind is EffectKind.REFERS and not eff.missing and not _reads_stage_status(when):
         bad("a 'refers' effect must name what is missing (or wait on an earlier stage's status)")
     if eff.kind is not EffectKind.REFERS and eff.missing:

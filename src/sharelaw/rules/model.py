@@ -14,6 +14,8 @@ A rule file is YAML with this shape (docs/rulesets.md explains each field)::
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import date
@@ -22,7 +24,17 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..law.citations import Citation, VerificationTag
-from ..vocab import AgencyKind, BasisKind, ConditionCode, EffectKind, Interaction, Purpose, Stage, WayForward
+from ..vocab import (
+    AgencyKind,
+    BasisKind,
+    ConditionCode,
+    DutyDiscretion,
+    EffectKind,
+    Interaction,
+    Purpose,
+    Stage,
+    WayForward,
+)
 
 RULE_ID = r"^[a-z0-9][a-z0-9_.-]*$"
 FORMAT = "sharelaw/ruleset@1"
@@ -77,9 +89,27 @@ class EffectFile(_File):
         description="Stage 1 only: whether the basis is conferred by an enactment. Defaults to true for a duty or "
         "a statutory power and false for a common law power; a court order is a duty but not statute.",
     )
+    discretion: DutyDiscretion | None = Field(
+        default=None,
+        description="Stage-1 duties only: 'none' when the duty leaves the discloser no discretion (it must disclose "
+        "once its conditions are met, with no exception to weigh, so HRA 1998 s6(2)(a) applies), 'qualified' when "
+        "it carries its own exception or leaves a judgement (CA 1989 s47(10), Care Act 2014 s7). Omitted, a duty "
+        "is treated as qualified (how sharelaw 0.2 treated every duty).",
+    )
+    discretion_provision: str | None = Field(
+        default=None,
+        description="The provision that makes the duty unqualified or gives its exception, e.g. 'Children Act "
+        "1989 s47(10)'. Required with discretion.",
+    )
     conditions: list[ConditionCode] = Field(default_factory=list)
     ways_forward: list[WayForward] = Field(default_factory=list)
     missing: list[str] = Field(default_factory=list, description="refers only: the request fields needed.")
+
+    @property
+    def duty_discretion(self) -> DutyDiscretion:
+        if self.basis is None or self.basis is not BasisKind.DUTY:
+            return DutyDiscretion.NO_DUTY
+        return self.discretion or DutyDiscretion.QUALIFIED
 
     @property
     def statutory(self) -> bool:
@@ -130,6 +160,46 @@ class RulesetFile(_File):
     def _national(self) -> "RulesetFile":
         if self.stage is Stage.PROTOCOL:
             raise ValueError("a ruleset file holds national law; write local rules as a sharelaw/protocol@1 file")
+        return self
+
+
+# ----------------------------------------------------------------------------------
+# Definitions files: conditions shared by every file of a bundle.
+# ----------------------------------------------------------------------------------
+
+DEFINITIONS_FORMAT = "sharelaw/definitions@1"
+
+
+class FunctionFile(_File):
+    """A function a public body performs, and the purposes that serve it (many to many).
+
+    A function becomes the shared definition ``function.<id>``, true when the request's
+    purpose is one of ``purposes``. Powers are keyed on functions, so a purpose reaches
+    every power for every function it serves.
+    """
+
+    title: str = Field(min_length=1)
+    purposes: list[Purpose] = Field(min_length=1)
+    citations: list[Citation] = Field(default_factory=list)
+    notes: str | None = None
+
+
+class DefinitionsFile(_File):
+    format: Literal["sharelaw/definitions@1"]
+    id: str = Field(pattern=RULE_ID)
+    title: str = Field(min_length=1)
+    description: str | None = None
+    functions: dict[str, FunctionFile] = Field(default_factory=dict)
+    define: dict[str, ConditionSource] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _names(self) -> "DefinitionsFile":
+        for name in self.functions:
+            if not re.match(r"^[a-z0-9_]+$", name):
+                raise ValueError(f"function id {name!r} must be lower case letters, digits and underscores")
+        for name in self.define:
+            if name.startswith("function."):
+                raise ValueError(f"definition {name!r}: names starting 'function.' are reserved for functions")
         return self
 
 

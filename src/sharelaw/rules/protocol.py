@@ -49,7 +49,7 @@ class LoadedProtocol:
         return list(self.protocol.rules)
 
 
-def load_protocol(data: Mapping[str, Any], src: _Source, order_start: int = 0) -> LoadedProtocol:
+def load_protocol(data: Mapping[str, Any], src: _Source, order_start: int = 0, shared: Mapping | None = None) -> LoadedProtocol:
     file = src.file
     try:
         model = ProtocolFile.model_validate(data)
@@ -84,7 +84,7 @@ def load_protocol(data: Mapping[str, Any], src: _Source, order_start: int = 0) -
                     f"requirement ('{model.id}'); omit 'requirement'")
             if effect.kind is not EffectKind.NOTES:
                 effect = effect.model_copy(update={"requirement": model.id})
-        builder = _CondBuilder(stage, model.define, src, errors, pf.id, built.setdefault(stage, {}), facts)
+        builder = _CondBuilder(stage, model.define, src, errors, pf.id, built.setdefault(stage, {}), facts, shared=shared)
         when = builder.build(pf.when, path + ("when",))
         _check_effect(pf, when, stage, src, path, errors, effect=effect)
         _check_template(pf.reason, src, path + ("reason",), errors, pf.id, stage, facts)
