@@ -10,6 +10,8 @@ A scenario file (YAML)::
         description: ...
         base: cp_referral        # optional; start from a named base
         request: {...}           # deep-merged over the base; a null value deletes the key
+        source: ...              # optional: the judgment, provision or guidance the case is from
+        reasoning: ...           # optional: why the law gives the expected result
         expect:
           outcome: must_share    # optional
           fires: [rule ids]      # each must fire (in any stage)
@@ -48,6 +50,8 @@ class Scenario:
     expect: dict[str, Any]
     file: str
     line: int | None
+    source: str = ""  # where the case comes from (a judgment, a provision, guidance)
+    reasoning: str = ""  # why the law gives the expected result
 
 
 @dataclass(frozen=True)
@@ -154,7 +158,9 @@ def load(paths: list[str | Path]) -> list[Scenario]:
                 errors.append(RulesetError("scenario_schema_error", f"unknown base '{base_name}'", file=str(path), line=line))
                 continue
             request = _merge(bases.get(base_name, {}), _dates_to_text(raw.get("request") or {}))
-            scenarios.append(Scenario(sid, raw.get("description", ""), request, expect, str(path), line))
+            scenarios.append(Scenario(
+                sid, raw.get("description", ""), request, expect, str(path), line,
+                source=str(raw.get("source") or ""), reasoning=str(raw.get("reasoning") or "")))
     if errors:
         raise RulesetErrors(errors)
     return scenarios
