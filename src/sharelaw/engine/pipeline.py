@@ -48,6 +48,7 @@ from ..rules.bundle import Bundle, Segment
 from ..rules.facts import FACTS, MISSING_ITEMS, request_facts
 from ..rules.model import Protocol, Requirement, Rule
 from ..rules.reference import ReferenceEvaluator
+from .invariants import check_decision
 from ..vocab import (
     BASIS_RANK,
     STAGE_ORDER,
@@ -315,7 +316,7 @@ class Engine:
         unverified = [
             r.id for run in runs for r in run.shown if r.id in relied and r.verification != "verified"
         ]
-        return Decision.build(
+        return check_decision(self.bundle, Decision.build(
             outcome=outcome,
             summary=_summary(outcome, runs, basis, missing, render),
             as_at=req.as_at,
@@ -340,7 +341,7 @@ class Engine:
             engine_version=__version__,
             evaluator=self.evaluator,
             schema_version=SCHEMA_VERSION,
-        )
+        ))
 
 
     def _protocol_ref(self, rule: Rule) -> ProtocolRef | None:

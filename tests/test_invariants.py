@@ -1,0 +1,158 @@
+"""The finished decision is checked before it leaves the engine (issue 10, item 2).
+
+An internal step that *returns a wrong value* instead of raising (an empty basis list, a
+``None`` or empty citation, a rule id that is not in the bundle, an outcome that
+disagrees with the stages) must give ``EngineError``, never a decision. Each test
+injects one such fault into a real engine deciding a real example request, and first
+shows that the same request decides normally without the fault.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+import sharelaw.engine.pipeline as pipeline
+from sharelaw.decision import Decision
+from sharelaw.engine.invariants import check_decision
+from sharelaw.engine.pipeline import Engine
+from sharelaw.errors import EngineError
+from sharelaw.law.citations import CitedSource
+from sharelaw.rules.bundle import Bundle
+from sharelaw.vocab import BasisKind, Outcome, StageStatus
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+BUNDLE = Bundle.load()
+ENGINE = Engine(BUNDLE)  # the configuration users run: durable-rules, cross-checked
+
+
+def _example(n: str) -> dict:
+    return json.loads(next(EXAMPLES.glob(f"{n}-*.json")).read_text())
+
+
+MUST_SHARE = _example("05")  # NHS trust assisting s47 enquiries: a duty
+MAY_SHARE = _example("06")  # GP referral for direct care, 2010
+MUST_NOT_SHARE = _example("01")  # no power
+REFER = _example("04")  # proportionality not recorded
+
+
+def _refuses(request: dict, match: str) -> None:
+    """With a fault injected, deciding ``request`` raises EngineError naming the broken invariant."""
+    with pytest.raises(EngineError, match=match) as info:
+        ENGINE.decide(request)
+    assert "invariants" in str(info.value)
+
+
+def _only_in_decide(real, wrong):
+    """Wrap an internal step so that only the call building the Decision returns ``wrong(result)``."""
+
+    def step(*args, **kwargs):
+        result = real(*args, **kwargs)
+        return wrong(result) if sys._getframe(1).f_code.co_name == "_decide" else result
+
+    return step
+
+
+@pytest.mark.parametrize(
+    "request_, outcome", [(MUST_SHARE, Outcome.MUST_SHARE), (MAY_SHARE, Outcome.MAY_SHARE)], ids=["must", "may"]
+)
+def test_a_sharing_decision_with_an_empty_basis_list_is_refused(monkeypatch, request_, outcome):
+    assert ENGINE.decide(request_).outcome is outcome
+    monkeypatch.setattr(pipeline, "_bases", _only_in_decide(pipeline._bases, lambda found: []))
+    _refuses(request_, "no stage-1 basis")
+
+
+@pytest.mark.parametrize("bad", [[], [None]], ids=["no-citation", "None-citation"])
+@pytest.mark.parametrize("request_", [MUST_SHARE, MAY_SHARE, MUST_NOT_SHARE, REFER], ids=["must", "may", "not", "refer"])
+def test_a_finding_without_a_citation_is_refused(monkeypatch, request_, bad):
+    ENGINE.decide(request_)
+    monkeypatch.setattr(Engine, "_citations", staticmethod(lambda rule, as_at: list(bad)))
+    _refuses(request_, "citation")
+
+
+def test_a_relied_on_citation_with_no_text_is_refused(monkeypatch):
+    decision = ENGINE.decide(MUST_SHARE)
+    duty = decision.basis[0].rule_id
+    real = Engine._citations
+
+    def blank(rule, as_at):
+        cites = real(rule, as_at)
+        return [c.model_copy(update={"label": " "}) for c in cites] if rule.id == duty else cites
+
+    monkeypatch.setattr(Engine, "_citations", staticmethod(blank))
+    _refuses(MUST_SHARE, f"{duty}.*no text")
+
+
+def test_must_share_without_a_duty_is_refused(monkeypatch):
+    """An outcome computed wrongly (here: must_share for a power, not a duty) never leaves."""
+    decision = ENGINE.decide(MAY_SHARE)
+    assert decision.basis[0].kind is not BasisKind.DUTY
+    real = Decision.build
+
+    def build(**values):
+        return real(**{**values, "outcome": Outcome.MUST_SHARE})
+
+    monkeypatch.setattr(pipeline.Decision, "build", build)
+    _refuses(MAY_SHARE, "must_share without a duty")
+
+
+@pytest.mark.parametrize("wrong", [Outcome.MAY_SHARE, Outcome.MUST_SHARE, Outcome.REFER])
+def test_an_outcome_that_disagrees_with_the_stages_is_refused(monkeypatch, wrong):
+    assert ENGINE.decide(MUST_NOT_SHARE).stages[0].status is StageStatus.FAIL
+    real = Decision.build
+    monkeypatch.setattr(pipeline.Decision, "build", lambda **v: real(**{**v, "outcome": wrong}))
+    _refuses(MUST_NOT_SHARE, "disagrees with the stage statuses")
+
+
+def test_a_stage_status_that_disagrees_with_its_requirements_is_refused(monkeypatch):
+    """A stage reported as passed while its requirement is unmet (here stage 1: no power)."""
+    real = pipeline.StageResult.build
+
+    def build(**values):
+        return real(**{**values, "status": StageStatus.PASS})
+
+    monkeypatch.setattr(pipeline.StageResult, "build", build)
+    _refuses(MUST_NOT_SHARE, "requirement results make it fail")
+
+
+def test_a_rule_not_in_the_bundle_is_refused(monkeypatch):
+    monkeypatch.setattr(pipeline, "_decided_by", lambda outcome, runs: ["no.such.rule"])
+    _refuses(REFER, "'no.such.rule' is not a rule of the bundle")
+
+
+def test_a_finding_for_a_rule_not_in_the_bundle_is_refused(monkeypatch):
+    real = pipeline.Finding.build
+    monkeypatch.setattr(pipeline.Finding, "build", lambda **v: real(**{**v, "rule_id": v["rule_id"] + ".forged"}))
+    _refuses(MUST_SHARE, r"\.forged' is not a rule of the bundle")
+
+
+def test_unverified_law_relied_on_cannot_be_dropped(monkeypatch):
+    assert ENGINE.decide(MUST_SHARE).unverified  # the duty rests partly on unverified law
+    real = Decision.build
+    monkeypatch.setattr(pipeline.Decision, "build", lambda **v: real(**{**v, "unverified": []}))
+    _refuses(MUST_SHARE, "unverified")
+
+
+def test_a_decision_from_other_rules_is_refused():
+    """The rules that decided it must be the bundle's: a decision is checked against its own bundle."""
+    decision = ENGINE.decide(MUST_SHARE)
+    assert check_decision(BUNDLE, decision) is decision
+    with pytest.raises(EngineError, match="bundle_hash"):
+        check_decision(BUNDLE, decision.model_copy(update={"bundle_hash": "sha256:" + "0" * 64}))
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("0*.json")))
+def test_every_example_passes_its_invariants(name):
+    decision = ENGINE.decide(json.loads((EXAMPLES / name).read_text()))
+    assert check_decision(BUNDLE, decision) is decision
+
+
+def test_the_engine_still_decides_after_a_refused_decision(monkeypatch):
+    with monkeypatch.context() as m:
+        m.setattr(pipeline, "_bases", _only_in_decide(pipeline._bases, lambda found: []))
+        with pytest.raises(EngineError):
+            ENGINE.decide(MUST_SHARE)
+    assert ENGINE.decide(MUST_SHARE).outcome is Outcome.MUST_SHARE
