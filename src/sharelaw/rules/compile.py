@@ -74,6 +74,14 @@ def _splittable(c: Cond) -> bool:
     return isinstance(c, AnyOf) or (isinstance(c, In) and not c.negated and len(c.values) > 1)
 
 
+def _flat(cond: All) -> tuple[Cond, ...]:
+    """The conjuncts of a conjunction, with nested conjunctions spliced in."""
+    out: list[Cond] = []
+    for c in cond.items:
+        out.extend(_flat(c) if isinstance(c, All) else (c,))
+    return tuple(out)
+
+
 def pieces(cond: Cond) -> list[Cond]:
     """Split a condition (in negation normal form) into a disjunction of pieces that each fit
     within the core's expression limit. A rule fires when any piece matches, exactly as when
@@ -85,7 +93,7 @@ def pieces(cond: Cond) -> list[Cond]:
     if isinstance(cond, AnyOf):
         return [p for c in cond.items for p in pieces(c)]
     if isinstance(cond, All):
-        items = cond.items
+        items = _flat(cond)
         candidates = [i for i, c in enumerate(items) if _splittable(c)]
         if not candidates:
             return [cond]
