@@ -12,8 +12,10 @@ Every vocabulary is read from ``sharelaw.vocab``, so a value added there is gene
 here without a change. The constraints mirror the model validators in
 ``sharelaw/request.py``: who gave consent is ``none`` exactly when no one gave, refused
 or withdrew it; the person at risk is ``not_applicable`` when the level is ``none`` and
-must be named when the level is known and not ``none``; a recorded yes or no judgement
-gives a reason; data categories are non-empty and unique.
+must be named when the level is known and not ``none``, and who the other person at risk
+is only when it is another person; a recorded yes or no judgement gives a reason; data
+categories are non-empty and unique; a welfare attorney decides only for a person aged 18
+or over and a welfare deputy for one aged 16 or over.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from sharelaw.vocab import (
     Identifiability,
     Interaction,
     Judgement,
+    PersonAtRisk,
     Purpose,
     StatutoryRequest,
     YesNoUnknown,
@@ -58,6 +61,8 @@ _CHANGES = [
     date(2005, 10, 1),   # Children Act 2004 s11
     date(2012, 2, 18),   # Localism Act 2011 s1
     date(2012, 4, 4),    # LGA 2000 s2 repealed in England
+    date(2007, 10, 1),   # Mental Capacity Act 2005 ss1-20
+    date(2013, 4, 1),    # local authority public health functions (NHS Act 2006 s2B)
     date(2015, 4, 1),    # Care Act 2014
     date(2015, 10, 1),   # Health and Social Care (Safety and Quality) Act 2015 s251B
     date(2018, 5, 25),   # GDPR and DPA 2018
@@ -85,7 +90,20 @@ CONSENT_NEEDS_GIVER = frozenset(
 )
 GIVERS = tuple(g for g in ConsentGiver if g is not ConsentGiver.NONE)
 HARM_TARGETS = tuple(t for t in HarmTo if t is not HarmTo.NOT_APPLICABLE)
-JUDGEMENTS = ("necessary", "proportionate", "minimum_necessary", "public_interest")
+JUDGEMENTS = (
+    "necessary", "proportionate", "minimum_necessary", "public_interest", "best_interests",
+    "consent_unreasonably_withheld",
+)
+#: The youngest age each consent giver may decide for (request.py: MCA 2005 s9(2)(c), s2(5)).
+GIVER_MIN_AGE = {ConsentGiver.WELFARE_ATTORNEY: 18, ConsentGiver.WELFARE_DEPUTY: 16}
+
+
+def _fit_giver(consent: dict[str, Any], age: int | str) -> dict[str, Any]:
+    """Make the consent giver valid for the person's age (a valid request is wanted)."""
+    giver = ConsentGiver(consent.get("given_by", "none"))
+    if isinstance(age, int) and age < GIVER_MIN_AGE.get(giver, 0):
+        consent = {**consent, "given_by": ConsentGiver.PARENT.value if age < 16 else ConsentGiver.SUBJECT.value}
+    return consent
 
 
 def _values(enum: Iterable) -> list[str]:
@@ -151,7 +169,10 @@ def risk_dicts(draw) -> dict[str, Any]:
         to = draw(st.sampled_from(HARM_TARGETS))
     if to is HarmTo.NOT_APPLICABLE and draw(st.booleans()):
         return {"level": level.value}
-    return {"level": level.value, "to": to.value}
+    out = {"level": level.value, "to": to.value}
+    if to is HarmTo.ANOTHER_PERSON and draw(st.booleans()):
+        out["other_person"] = draw(st.sampled_from([p for p in PersonAtRisk if p is not PersonAtRisk.NOT_APPLICABLE])).value
+    return out
 
 
 @st.composite
@@ -194,9 +215,11 @@ def request_dicts(draw, dates: st.SearchStrategy[date] | None = None) -> dict[st
             "in_confidence": draw(st.sampled_from(_values(YesNoUnknown))),
             "already_public": draw(st.sampled_from(_values(YesNoUnknown))),
         },
-        "consent": draw(consent_dicts()),
+        "consent": _fit_giver(draw(consent_dicts()), subject["age"]),
         "risk_of_harm": draw(risk_dicts()),
     }
+    if draw(st.booleans()):
+        req["data"]["art89_safeguards"] = draw(st.sampled_from(_values(YesNoUnknown)))
     if draw(st.integers(0, 3)):
         req["statutory_request"] = draw(st.sampled_from(_values(StatutoryRequest)))
     if draw(st.integers(0, 4)):
@@ -328,6 +351,8 @@ def random_request_dict(rng: random.Random) -> dict[str, Any]:
         risk = {"level": level.value, "to": rng.choice(_values(HarmTo))}
     else:
         risk = {"level": level.value, "to": rng.choice(HARM_TARGETS).value}
+    if risk.get("to") == HarmTo.ANOTHER_PERSON.value and rng.random() < 0.5:
+        risk["other_person"] = rng.choice([p for p in PersonAtRisk if p is not PersonAtRisk.NOT_APPLICABLE]).value
     assessment: dict[str, Any] = {}
     for name in JUDGEMENTS:
         value = rng.choice(list(Judgement))
@@ -349,8 +374,9 @@ def random_request_dict(rng: random.Random) -> dict[str, Any]:
             "identifiability": rng.choice(_values(Identifiability)),
             "in_confidence": rng.choice(_values(YesNoUnknown)),
             "already_public": rng.choice(_values(YesNoUnknown)),
+            "art89_safeguards": rng.choice(_values(YesNoUnknown)),
         },
-        "consent": consent,
+        "consent": _fit_giver(consent, age),
         "risk_of_harm": risk,
         "statutory_request": rng.choice(_values(StatutoryRequest)),
         "assessment": assessment,

