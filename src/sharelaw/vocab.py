@@ -12,11 +12,27 @@ from enum import StrEnum
 class Labelled(StrEnum):
     """A StrEnum whose members carry a human label (``member.label``)."""
 
+    label: str
+
     def __new__(cls, value: str, label: str = "") -> "Labelled":
         obj = str.__new__(cls, value)
         obj._value_ = value
-        obj.label = label or value.replace("_", " ")  # type: ignore[attr-defined]
+        obj.label = label or value.replace("_", " ")
         return obj
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema, handler):  # type: ignore[no-untyped-def]
+        """The JSON Schema lists every value with its plain-English meaning, so a caller
+        reading ``sharelaw schema request`` sees what each code means."""
+        schema = handler(core_schema)
+        schema = handler.resolve_ref_schema(schema)
+        meanings = "; ".join(f"'{m.value}': {m.label}" for m in cls)
+        doc = (cls.__doc__ or "").strip()
+        if doc and not doc.startswith("A StrEnum") and "An enumeration" not in doc:
+            schema["description"] = f"{doc} Values: {meanings}."
+        else:
+            schema["description"] = f"Values: {meanings}."
+        return schema
 
 
 class Interaction(Labelled):
