@@ -36,7 +36,7 @@ from typing import Any
 import yaml
 
 from .errors import RequestError, RulesetError, RulesetErrors
-from .rules.loader import _Loader, discover, file_format
+from .rules.loader import _Loader, discover, file_format, read_rule_file
 
 FORMAT = "sharelaw/scenarios@1"
 _EXPECT_KEYS = {"outcome", "fires", "not_fires", "basis", "missing", "stages", "error"}
@@ -117,8 +117,16 @@ def load(paths: list[str | Path]) -> list[Scenario]:
     errors: list[RulesetError] = []
     for path in discover([Path(p) for p in paths]):
         try:
-            node = yaml.compose(path.read_text("utf-8"), Loader=_Loader)
-            data = yaml.load(path.read_text("utf-8"), Loader=_Loader)
+            text = read_rule_file(path).decode("utf-8")
+        except RulesetErrors as exc:  # ruleset_unreadable: never skipped, never a raw OSError
+            errors.extend(exc.errors)
+            continue
+        except UnicodeDecodeError as exc:
+            errors.append(RulesetError("scenario_parse_error", f"not UTF-8 text: {exc.reason} at byte {exc.start}", file=str(path)))
+            continue
+        try:
+            node = yaml.compose(text, Loader=_Loader)
+            data = yaml.load(text, Loader=_Loader)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             errors.append(RulesetError("scenario_parse_error", str(exc), file=str(path), line=mark.line + 1 if mark else None))

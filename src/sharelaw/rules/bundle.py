@@ -16,7 +16,9 @@ from typing import Callable
 
 from ..errors import RulesetError, RulesetErrors
 from ..vocab import EffectKind, Stage
-from .loader import LoadedDefinitions, LoadedFile, SharedDefinition, discover, load_definitions, load_file, text_format
+from .loader import (
+    LoadedDefinitions, LoadedFile, SharedDefinition, discover, load_definitions, load_file, read_rule_file, text_format,
+)
 from .protocol import LoadedProtocol
 from .model import DEFINITIONS_FORMAT, InForce, Protocol, Requirement, Rule, facts_in
 from .reference import predicate
@@ -270,7 +272,11 @@ class Bundle:
                 rel = path.relative_to(root).as_posix() if root.is_dir() else path.name
                 if root.is_dir() and len(roots) > 1:
                     rel = f"{root.name}/{rel}"
-                raw = path.read_bytes()
+                try:
+                    raw = read_rule_file(path)  # ruleset_unreadable, never a raw OSError or a blocked read
+                except RulesetErrors as exc:
+                    errors.extend(exc.errors)
+                    continue
                 try:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError as exc:

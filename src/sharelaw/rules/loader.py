@@ -18,6 +18,9 @@ Error codes (stable; documented in docs/rulesets.md):
 - ``ruleset_bad_dates``          a rule's dates fall outside its file's dates
 - ``ruleset_engine_limit``       durable-rules cannot compile a rule's condition (more than 31
   expressions); raised when an Engine is created
+- ``ruleset_unreadable``         a path under the rules is not a readable regular rule file: a
+  dangling symlink, a symlink loop, a FIFO, socket or device, a folder or file that cannot be
+  read, a folder named ``*.yaml`` (``discover``; nothing under a rules path is skipped silently)
 
 Protocol files (``sharelaw/protocol@1``) use the codes above and these:
 
@@ -29,7 +32,10 @@ Protocol files (``sharelaw/protocol@1``) use the codes above and these:
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -467,18 +473,133 @@ _FORMAT = re.compile(r"^format:\s*[\"']?([\w/@.-]+)", re.MULTILINE)
 
 
 def file_format(path: Path) -> str | None:
-    """The ``format:`` a YAML file declares (ruleset, protocol or scenarios), read without parsing it."""
-    match = _FORMAT.search(path.read_text("utf-8", errors="replace"))
+    """The ``format:`` a YAML file declares (ruleset, protocol or scenarios), read without parsing it.
+
+    Raises ``RulesetErrors`` (``ruleset_unreadable``) if the file cannot be read."""
+    match = _FORMAT.search(read_rule_file(path).decode("utf-8", errors="replace"))
     return match.group(1) if match else None
 
 
+UNREADABLE = "ruleset_unreadable"
+
+
+def _kind_of(mode: int) -> str:
+    return (
+        "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a character device" if stat.S_ISCHR(mode)
+        else "a block device" if stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
+        else "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+    )
+
+
+def _unreadable(path: Path, what: str) -> RulesetError:
+    return RulesetError(UNREADABLE, f"{what}; fix or remove it (nothing under a rules path is skipped)", file=str(path))
+
+
+def _stat_problem(path: Path, exc: OSError) -> RulesetError:
+    """Why ``os.stat`` (following links) failed on ``path``, in words."""
+    if os.path.islink(path):
+        if exc.errno == errno.ELOOP:
+            return _unreadable(path, "a symbolic link loop")
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        if exc.errno == errno.ENOENT:
+            return _unreadable(path, f"a dangling symbolic link (its target {target} does not exist)")
+        return _unreadable(path, f"a symbolic link to {target}, which cannot be read: {exc.strerror or exc}")
+    return _unreadable(path, f"cannot be read: {exc.strerror or exc}")
+
+
+def read_rule_file(path: Path) -> bytes:
+    """The bytes of a rule, protocol or scenario file, or ``RulesetErrors`` (``ruleset_unreadable``).
+
+    Only a regular file is ever opened: the path is checked with ``stat`` first (a FIFO
+    would block a reader, a device could be read for ever), then opened non-blocking and
+    checked again on the open descriptor, in case it was replaced in between."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise RulesetErrors([_stat_problem(path, exc)]) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise RulesetErrors([_unreadable(path, f"{_kind_of(st.st_mode)}, not a rule file")])
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise RulesetErrors([_unreadable(path, f"cannot be read: {exc.strerror or exc}")]) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise RulesetErrors([_unreadable(path, f"{_kind_of(st.st_mode)}, not a rule file")])
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise RulesetErrors([_unreadable(path, f"cannot be read: {exc.strerror or exc}")]) from None
+    finally:
+        os.close(fd)
+
+
 def discover(paths: list[Path]) -> list[Path]:
+    """The rule files under ``paths``: each path that is a file, and every ``*.yaml`` under each
+    folder (following symbolic links), sorted by path within each folder given.
+
+    Nothing is skipped silently. Every path that is not a readable regular rule file raises
+    ``RulesetErrors`` with one ``ruleset_unreadable`` error naming it: a dangling symbolic link, a
+    symbolic link loop (or a link back to a folder above it), a FIFO, socket or device (whatever
+    its name), a folder that cannot be listed, a folder named ``*.yaml``. Under a folder the only
+    thing ignored is a regular file not named ``*.yaml`` (notes, a README); hidden names are not
+    special. A path given that does not exist is ``ruleset_schema_error``. Files are not opened
+    here (``read_rule_file`` does that, and refuses what is not a regular file)."""
     files: list[Path] = []
+    errors: list[RulesetError] = []
     for p in paths:
-        if p.is_dir():
-            files.extend(sorted(q for q in p.rglob("*.yaml") if q.is_file()))
-        elif p.is_file():
+        p = Path(p)
+        try:
+            st = os.stat(p)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT and not os.path.islink(p):
+                errors.append(RulesetError("ruleset_schema_error", "no such file or directory", file=str(p)))
+            else:
+                errors.append(_stat_problem(p, exc))
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            found: list[Path] = []
+            _walk(p, {(st.st_dev, st.st_ino)}, found, errors)
+            files.extend(sorted(found))
+        elif stat.S_ISREG(st.st_mode):
             files.append(p)
         else:
-            raise RulesetErrors([RulesetError("ruleset_schema_error", "no such file or directory", file=str(p))])
+            errors.append(_unreadable(p, f"{_kind_of(st.st_mode)}, not a rule file"))
+    if errors:
+        raise RulesetErrors(errors)
     return files
+
+
+def _walk(folder: Path, above: set[tuple[int, int]], found: list[Path], errors: list[RulesetError]) -> None:
+    try:
+        with os.scandir(folder) as it:
+            names = sorted(entry.name for entry in it)
+    except OSError as exc:
+        errors.append(_unreadable(folder, f"a folder that cannot be read: {exc.strerror or exc}"))
+        return
+    for name in names:
+        path = folder / name
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            errors.append(_stat_problem(path, exc))
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            key = (st.st_dev, st.st_ino)
+            if name.endswith(".yaml"):
+                errors.append(_unreadable(path, "a folder named *.yaml, not a rule file"))
+            elif key in above:
+                errors.append(_unreadable(path, "a symbolic link back to a folder above it (a loop)"))
+            else:
+                _walk(path, above | {key}, found, errors)
+        elif stat.S_ISREG(st.st_mode):
+            if name.endswith(".yaml"):
+                found.append(path)
+        else:
+            errors.append(_unreadable(path, f"{_kind_of(st.st_mode)}, not a rule file"))
