@@ -604,10 +604,52 @@ def read_request(name: str) -> Any:
         error = FieldError("<request>", f"cannot read {label}: {message}", "file_unreadable")
         raise RequestError([error], code="request_unreadable") from None
     try:
-        return json.loads(raw)
+        data = json.loads(raw, object_pairs_hook=_json_object)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad encoding, nested too deeply
         error = FieldError("<request>", f"{label} is not valid JSON: {exc}", "json_invalid")
         raise RequestError([error], code="request_not_json") from None
+    duplicates = list(_duplicate_keys(data))
+    if duplicates:
+        raise RequestError(duplicates, code="request_duplicate_key")
+    return data
+
+
+class _RepeatedKeys(dict):
+    """A JSON object that repeats a key: ``repeated`` names each, so the error can say where."""
+
+    repeated: list[str]
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict:
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj
+    seen: set[str] = set()
+    marked = _RepeatedKeys(obj)
+    marked.repeated = []
+    for key, _ in pairs:
+        if key in seen and key not in marked.repeated:
+            marked.repeated.append(key)
+        seen.add(key)
+    return marked
+
+
+def _duplicate_keys(data: Any, loc: str = ""):
+    """A FieldError for each key repeated in an object of ``data`` (JSON would keep only the last)."""
+    stack = [(data, loc)]
+    while stack:  # iterative: a deeply nested request must not exhaust the stack here
+        node, where = stack.pop()
+        if isinstance(node, dict):
+            for key in getattr(node, "repeated", ()):
+                yield FieldError(
+                    f"{where}.{key}" if where else key,
+                    f"the key '{key}' appears more than once in one object; JSON parsers disagree on which "
+                    "value counts, so the request is refused rather than decided on one of them",
+                    "duplicate_key",
+                )
+            stack.extend((v, f"{where}.{k}" if where else k) for k, v in reversed(node.items()))
+        elif isinstance(node, list):
+            stack.extend((v, f"{where}[{i}]") for i, v in reversed(list(enumerate(node))))
 
 
 def load_bundle(paths: list[str], only: set[Path] | None = None) -> Bundle:

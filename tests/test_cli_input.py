@@ -1,0 +1,103 @@
+"""Request input at the command line fails closed (issue 10, inputs): whatever arrives on a
+file or on standard input is either decided as written or refused with every problem named,
+exit 2, and no decision on stdout."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+
+import pytest
+
+from sharelaw.cli import main
+
+REQUEST_TEXT = """{
+  "as_at": "2022-06-01",
+  "interaction": "disclose_on_request",
+  "discloser": {"kind": "nhs_trust", "legal_entity": "rh-trust"},
+  "recipient": {"kind": "la_childrens_social_care", "legal_entity": "city-council"},
+  "subject": {"age": 9, "capacity": "unknown"},
+  "purpose": "child_protection_enquiry",
+  "data": {"categories": ["health", "identity_contact"], "identifiability": "identifiable",
+           "in_confidence": "yes", "already_public": "no"},
+  "consent": {"state": "unsafe_to_seek"},
+  "risk_of_harm": {"level": "significant_harm", "to": "subject"},
+  "statutory_request": "s47_enquiry",
+  "request_id": "case-42"
+}"""
+REQUEST = json.loads(REQUEST_TEXT)
+
+
+class _Stdin(io.TextIOWrapper):
+    """Standard input carrying exactly these bytes, as a real one does."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(io.BytesIO(data), encoding="utf-8")
+
+
+def decide(capsys, monkeypatch, tmp_path, data: bytes, via: str, *extra: str) -> tuple[int, str, str]:
+    if via == "stdin":
+        monkeypatch.setattr(sys, "stdin", _Stdin(data))
+        name = "-"
+    else:
+        path = tmp_path / "request.json"
+        path.write_bytes(data)
+        name = str(path)
+    code = main(["decide", name, *extra])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_no_decision(out: str) -> None:
+    assert '"outcome"' not in out and "bundle_hash" not in out
+    assert not any(o in out for o in ("MUST SHARE", "MAY SHARE", "MUST NOT SHARE", "REFER:"))
+
+
+VIA = ["file", "stdin"]
+
+
+# ---------------------------------------------------------------------- item 3: duplicate keys
+
+
+@pytest.mark.parametrize("via", VIA)
+def test_a_duplicated_as_at_is_refused_not_decided_under_the_second_date(capsys, monkeypatch, tmp_path, via):
+    """Last-one-wins would decide under 1 January 2021 a request its author dated 2022."""
+    text = REQUEST_TEXT.replace('"as_at": "2022-06-01",', '"as_at": "2022-06-01", "as_at": "2021-01-01",')
+    code, out, err = decide(capsys, monkeypatch, tmp_path, text.encode(), via, "--format", "json")
+    assert code == 2, err
+    report = json.loads(out)
+    assert report["code"] == "request_duplicate_key"
+    assert [(e["loc"], e["code"]) for e in report["errors"]] == [("as_at", "duplicate_key")]
+    assert "as_at" in err and "more than once" in err
+    assert_no_decision(out)
+
+
+@pytest.mark.parametrize("via", VIA)
+def test_every_duplicated_key_is_named_where_it_is(capsys, monkeypatch, tmp_path, via):
+    text = (
+        REQUEST_TEXT
+        .replace('"kind": "nhs_trust",', '"kind": "nhs_trust", "kind": "police",')
+        .replace('"purpose": "child_protection_enquiry",', '"purpose": "child_protection_enquiry", "purpose": "early_help",')
+        .replace('"in_confidence": "yes",', '"in_confidence": "yes", "in_confidence": "no", "in_confidence": "yes",')
+    )
+    code, out, err = decide(capsys, monkeypatch, tmp_path, text.encode(), via)
+    assert code == 2
+    assert out == ""
+    lines = [line for line in err.splitlines() if "[duplicate_key]" in line]
+    assert sorted(line.split(":")[0] for line in lines) == ["data.in_confidence", "discloser.kind", "purpose"]
+
+
+def test_a_key_repeated_inside_a_list_is_named_with_its_index(capsys, monkeypatch, tmp_path):
+    data = dict(REQUEST, protocols=["x"])
+    text = json.dumps(data).replace('"protocols": ["x"]', '"protocols": [{"a": 1, "a": 2}]')
+    code, out, err = decide(capsys, monkeypatch, tmp_path, text.encode(), "file")
+    assert code == 2
+    assert "protocols[0].a: " in err and "[duplicate_key]" in err
+
+
+@pytest.mark.parametrize("via", VIA)
+def test_the_same_request_without_the_duplicate_is_decided(capsys, monkeypatch, tmp_path, via):
+    code, out, err = decide(capsys, monkeypatch, tmp_path, REQUEST_TEXT.encode(), via, "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["outcome"] in {"must_share", "may_share", "must_not_share", "refer"}
