@@ -101,3 +101,68 @@ def test_the_same_request_without_the_duplicate_is_decided(capsys, monkeypatch, 
     code, out, err = decide(capsys, monkeypatch, tmp_path, REQUEST_TEXT.encode(), via, "--format", "json")
     assert code == 0, err
     assert json.loads(out)["outcome"] in {"must_share", "may_share", "must_not_share", "refer"}
+
+
+# ---------------------------------------------------------------------- item 6: encodings
+
+#: A name with letters outside ASCII, so that a wrong decoding shows in the decision.
+NAMED_TEXT = REQUEST_TEXT.replace('"legal_entity": "rh-trust"', '"legal_entity": "rh-trust", "name": "Zoë’s Trust — Ålesund"')
+ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"]
+
+
+def _encoded(text: str, encoding: str, bom: bool = False) -> bytes:
+    data = text.encode(encoding)
+    if bom and encoding in ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"):
+        data = "\ufeff".encode(encoding) + data  # a BOM written by hand, in the stated byte order
+    return data
+
+
+@pytest.fixture(scope="module")
+def expected_decision():
+    from sharelaw import decide as decide_api
+
+    return decide_api(json.loads(NAMED_TEXT)).model_dump(mode="json")
+
+
+@pytest.mark.parametrize("via", VIA)
+@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("bom", [False, True], ids=["", "bom"])
+def test_every_json_encoding_decides_the_same_from_a_file_and_from_stdin(
+    capsys, monkeypatch, tmp_path, expected_decision, via, encoding, bom
+):
+    data = _encoded(NAMED_TEXT, encoding, bom)
+    code, out, err = decide(capsys, monkeypatch, tmp_path, data, via, "--format", "json")
+    assert code == 0, err
+    assert json.loads(out) == expected_decision
+    assert "Zoë’s Trust — Ålesund" in out
+
+
+@pytest.mark.parametrize("via", VIA)
+def test_bytes_that_are_not_text_are_the_same_error_from_a_file_and_from_stdin(capsys, monkeypatch, tmp_path, via):
+    data = REQUEST_TEXT.replace("rh-trust", "rh-\xff-trust").encode("latin-1")  # not UTF-8
+    code, out, err = decide(capsys, monkeypatch, tmp_path, data, via, "--format", "json")
+    assert code == 2
+    report = json.loads(out)
+    assert report["code"] == "request_not_json"
+    assert report["errors"][0]["code"] == "json_invalid"
+    assert "not utf-8 text" in report["errors"][0]["message"]
+
+
+def test_a_text_stream_on_stdin_with_a_bom_is_decided(capsys, monkeypatch, expected_decision):
+    """An embedding caller that hands main() a text stream (no .buffer) gets the same."""
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\ufeff" + NAMED_TEXT))
+    code = main(["decide", "-", "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert json.loads(out) == expected_decision
+
+
+def test_utf16_on_the_real_stdin_of_the_command(expected_decision):
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "sharelaw", "decide", "-", "--format", "json"],
+        input=NAMED_TEXT.encode("utf-16"), capture_output=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr.decode("utf-8", "replace")
+    assert json.loads(proc.stdout.decode("utf-8")) == expected_decision

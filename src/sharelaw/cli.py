@@ -598,13 +598,21 @@ def read_request(name: str) -> Any:
     """The request file (or stdin for '-') parsed as JSON; RequestError if it cannot be."""
     label = "standard input" if name == "-" else name
     try:
-        raw: str | bytes = sys.stdin.read() if name == "-" else Path(name).read_bytes()
+        raw = _stdin_bytes() if name == "-" else Path(name).read_bytes()
     except (OSError, UnicodeDecodeError) as exc:
         message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         error = FieldError("<request>", f"cannot read {label}: {message}", "file_unreadable")
         raise RequestError([error], code="request_unreadable") from None
+    # One decoding for a file and for stdin (bytes, whatever the locale): UTF-8, UTF-16 or
+    # UTF-32 as RFC 8259 section 8.1 and json.detect_encoding tell them apart, a BOM dropped.
+    encoding = json.detect_encoding(raw)
     try:
-        data = json.loads(raw, object_pairs_hook=_json_object)
+        text = raw.decode(encoding).removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        error = FieldError("<request>", f"{label} is not valid JSON: not {encoding} text: {exc.reason} at byte {exc.start}", "json_invalid")
+        raise RequestError([error], code="request_not_json") from None
+    try:
+        data = json.loads(text, object_pairs_hook=_json_object)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad encoding, nested too deeply
         error = FieldError("<request>", f"{label} is not valid JSON: {exc}", "json_invalid")
         raise RequestError([error], code="request_not_json") from None
@@ -612,6 +620,14 @@ def read_request(name: str) -> Any:
     if duplicates:
         raise RequestError(duplicates, code="request_duplicate_key")
     return data
+
+
+def _stdin_bytes() -> bytes:
+    """Standard input as bytes, so that it decodes exactly as a file does (not by the locale)."""
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is not None:
+        return buffer.read()
+    return sys.stdin.read().encode("utf-8", errors="surrogatepass")  # a text stream (an embedding caller)
 
 
 class _RepeatedKeys(dict):
