@@ -255,6 +255,13 @@ class Assessment(_Model):
         description="Where consent was refused: the refusal was unreasonable, and sharing is needed to protect the "
         "vital interests of another person (Data Protection Act 1998 Sch 3 para 3(b); the UK GDPR has no such ground).",
     )
+    specified_objective: JudgementRecord = Field(
+        default_factory=JudgementRecord,
+        description="For a disclosure under Digital Economy Act 2017 s35 (public service delivery): the sharing is for "
+        "an objective specified in regulations (Digital Government (Disclosure of Information) Regulations 2018) in "
+        "relation to both bodies, such as support for families with multiple disadvantages or fuel or water poverty. "
+        "Record yes or no, naming the objective.",
+    )
 
 
 class SharingRequest(_Model):

@@ -97,6 +97,7 @@ _SPECS: list[FactSpec] = [
     _enum("assessment.public_interest", Judgement, "Practitioner's judgement: the public interest outweighs confidence."),
     _enum("assessment.best_interests", Judgement, "Practitioner's judgement: the sharing is in the best interests of a person who lacks capacity (MCA 2005 s4)."),
     _enum("assessment.consent_unreasonably_withheld", Judgement, "Practitioner's judgement: consent was unreasonably withheld (DPA 1998 Sch 3 para 3(b))."),
+    _enum("assessment.specified_objective", Judgement, "Practitioner's record: the sharing is for an objective specified under Digital Economy Act 2017 s35 for both bodies."),
     # established by stage 1 (vires)
     _enum("vires.status", StageStatus, "Outcome of stage 1.", Stage.HRA),
     _enum("vires.basis", BasisKind, "The strongest stage-1 basis found.", Stage.HRA),
@@ -151,6 +152,7 @@ MISSING_ITEMS: dict[str, str] = {
     "assessment.consent_unreasonably_withheld": "Was the refusal of consent unreasonable, given the risk to another person's vital interests? Record yes or no, with the reason.",
     "data.art89_safeguards": "Are the safeguards for research and statistics in place (data minimisation, pseudonymisation where possible, no decisions about the individuals, no substantial damage or distress)?",
     "risk_of_harm.other_person": "Who is the other person at risk: a child, an adult at risk, or another adult?",
+    "assessment.specified_objective": "Is the sharing for an objective specified in the regulations under Digital Economy Act 2017 s35 (for example multiple disadvantages, fuel poverty or water poverty) in relation to both bodies? Record yes or no, naming the objective.",
 }
 
 def request_facts(req: SharingRequest) -> dict[str, object]:
@@ -184,6 +186,7 @@ def request_facts(req: SharingRequest) -> dict[str, object]:
         "assessment.public_interest": req.assessment.public_interest.value.value,
         "assessment.best_interests": req.assessment.best_interests.value.value,
         "assessment.consent_unreasonably_withheld": req.assessment.consent_unreasonably_withheld.value.value,
+        "assessment.specified_objective": req.assessment.specified_objective.value.value,
     }
     for c in DataCategory:
         facts[f"data.{c.value}"] = c in categories
