@@ -34,10 +34,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 try:  # tests/ is not a package: pytest puts it on sys.path
-    from strategies import GIVERS, as_at_dates, deterministic_request_dicts, invalid_request_dicts, request_dicts, requests
+    from strategies import GIVERS, _fit_giver, as_at_dates, deterministic_request_dicts, invalid_request_dicts, request_dicts, requests
 except ImportError:  # pragma: no cover - if tests/ becomes a package
     from tests.strategies import (  # type: ignore[no-redef]
         GIVERS,
+        _fit_giver,
         as_at_dates,
         deterministic_request_dicts,
         invalid_request_dicts,
@@ -268,10 +269,10 @@ def _assert_consent_not_relied_on(d: Decision) -> None:
 @st.composite
 def _consent_not_given_dicts(draw):
     data = draw(request_dicts(dates=as_at_dates(_boundaries)))
-    data["consent"] = {
+    data["consent"] = _fit_giver({
         "state": draw(st.sampled_from(CONSENT_NOT_GIVEN)).value,
         "given_by": draw(st.sampled_from(GIVERS)).value,
-    }
+    }, data["subject"]["age"])
     return data
 
 

@@ -29,6 +29,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sharelaw.decision import SCHEMA_VERSION
 from sharelaw import Engine, scenarios
 from sharelaw.cli import main
 from sharelaw.errors import EngineError, RequestError, RulesetErrors
@@ -252,7 +253,7 @@ def test_signed_partners_are_covered_and_the_findings_cite_the_protocol_clause()
     } <= codes
     # the decision as JSON (schema 2) carries the same
     data = decision.model_dump(mode="json")
-    assert data["schema_version"] == "2"
+    assert data["schema_version"] == SCHEMA_VERSION
     assert data["protocols"][0]["covers"] is True
     assert {f["protocol"]["clause"] for f in data["findings"] if f["protocol"]} == {"9.1", "11.1 and 12.2"}
 

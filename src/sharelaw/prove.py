@@ -91,6 +91,8 @@ SPECIAL_REQUIREMENTS = {"art9_condition", "sch3_condition", "part3_sensitive"}
 ESTABLISHED = {name for name, spec in FACTS.items() if spec.from_stage is not Stage.VIRES}
 _DATA = tuple(f"data.{c.value}" for c in DataCategory)
 AGES = {"under_13": 9, "13_to_15": 14, "16_to_17": 17, "18_plus": 40, "unknown": "unknown"}
+#: The practitioner's judgements a request records (every ``assessment.*`` fact).
+JUDGEMENTS = tuple(name.removeprefix("assessment.") for name in FACTS if name.startswith("assessment."))
 
 
 # ---------------------------------------------------------------------- three-valued logic
@@ -783,11 +785,13 @@ def _request(facts: dict[str, object], day: date, protocol: Protocol | None) -> 
         "purpose": facts["purpose"],
         "data": {"categories": [c.value for c in DataCategory if facts[f"data.{c.value}"]],
                  "identifiability": facts["data.identifiability"], "in_confidence": facts["data.in_confidence"],
-                 "already_public": facts["data.already_public"]},
+                 "already_public": facts["data.already_public"],
+                 "art89_safeguards": facts["data.art89_safeguards"]},
         "consent": {"state": facts["consent.state"], "given_by": facts["consent.given_by"]},
-        "risk_of_harm": {"level": facts["risk.level"], "to": facts["risk.to"]},
+        "risk_of_harm": {"level": facts["risk.level"], "to": facts["risk.to"],
+                         "other_person": facts["risk.other_person"]},
         "statutory_request": facts["statutory_request"],
-        "assessment": {n: judged(n) for n in ("necessary", "proportionate", "minimum_necessary", "public_interest")},
+        "assessment": {n: judged(n) for n in JUDGEMENTS},
         "protocols": [protocol.id] if protocol is not None else [],
     }
     return request

@@ -76,6 +76,23 @@ def _risk_target() -> Cond:
     ))
 
 
+def _giver_age() -> Cond:
+    # request.SharingRequest._consistent: a welfare attorney decides only for a person of
+    # 18 or over (MCA 2005 s9(2)(c)), a welfare deputy only for one of 16 or over (s2(5)).
+    return All((
+        Not(All((In("consent.given_by", ("welfare_attorney",)), In("subject.age_band", ("under_13", "13_to_15", "16_to_17"))))),
+        Not(All((In("consent.given_by", ("welfare_deputy",)), In("subject.age_band", ("under_13", "13_to_15"))))),
+    ))
+
+
+def _other_person() -> Cond:
+    # request.RiskOfHarm.other: who the other person at risk is, exactly when it is another person.
+    return AnyOf((
+        All((In("risk.to", ("another_person",)), In("risk.other_person", ("not_applicable",), negated=True))),
+        All((In("risk.to", ("another_person",), negated=True), In("risk.other_person", ("not_applicable",)))),
+    ))
+
+
 def _some_category() -> Cond:
     # request.DataDescription.categories: at least one category (each becomes a data.* boolean).
     names = sorted(n for n, s in FACTS.items() if s.is_bool and n.startswith("data."))
@@ -84,7 +101,9 @@ def _some_category() -> Cond:
 
 #: The parts of VALIDITY, each over a few facts; together, exactly the combinations of
 #: request facts that ``parse_request`` accepts (as far as these facts go).
-VALIDITY_PARTS: tuple[Cond, ...] = (_kind_of_purpose(), _consent_giver(), _risk_target(), _some_category())
+VALIDITY_PARTS: tuple[Cond, ...] = (
+    _kind_of_purpose(), _consent_giver(), _giver_age(), _risk_target(), _other_person(), _some_category(),
+)
 
 #: What every real request satisfies between its facts.
 VALIDITY: Cond = All(VALIDITY_PARTS)
