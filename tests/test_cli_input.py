@@ -166,3 +166,65 @@ def test_utf16_on_the_real_stdin_of_the_command(expected_decision):
     )
     assert proc.returncode == 0, proc.stderr.decode("utf-8", "replace")
     assert json.loads(proc.stdout.decode("utf-8")) == expected_decision
+
+
+# ---------------------------------------------------------------------- item 5: bounded error output
+
+
+def _many_bad_categories(n: int) -> bytes:
+    data = json.loads(REQUEST_TEXT)
+    data["data"]["categories"] = ["x"] * n
+    return json.dumps(data).encode()
+
+
+@pytest.mark.parametrize("via", VIA)
+def test_a_request_with_100000_bad_entries_lists_100_and_counts_the_rest(capsys, monkeypatch, tmp_path, via):
+    code, out, err = decide(capsys, monkeypatch, tmp_path, _many_bad_categories(100_000), via, "--format", "json")
+    assert code == 2
+    report = json.loads(out)
+    assert report["code"] == "request_invalid"
+    count = report["count"]
+    assert count >= 100_000  # one per bad entry, and any cross-field error
+    assert len(report["errors"]) == 100
+    assert report["errors"][0]["loc"] == "data.categories[0]"
+    lines = err.splitlines()
+    assert lines[0] == f"error: request_invalid: {count} error(s) in the request"
+    assert lines[-1] == f"... and {count - 100} more error(s) not listed"
+    assert len(lines) == 102 and len(err) < 60_000  # was 27 MB
+
+
+@pytest.mark.parametrize("via", VIA)
+def test_two_million_bad_entries_are_refused_before_validation(capsys, monkeypatch, tmp_path, via):
+    """Validating them would take some 4 GB (pydantic); the input bound refuses them at once."""
+    import time
+
+    started = time.perf_counter()
+    code, out, err = decide(capsys, monkeypatch, tmp_path, _many_bad_categories(2_000_000), via, "--format", "json")
+    assert code == 2
+    assert time.perf_counter() - started < 5
+    report = json.loads(out)
+    assert report["code"] == "request_too_large"
+    assert [e["code"] for e in report["errors"]] == ["too_large"]
+    assert len(err) < 1000
+
+
+def test_an_endless_request_file_is_refused_not_read_for_ever(capsys):
+    code = main(["decide", "/dev/zero"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert "request_too_large" in err
+
+
+def test_the_request_error_message_is_bounded_for_python_callers():
+    import sharelaw
+    from sharelaw.errors import RequestError
+
+    data = json.loads(REQUEST_TEXT)
+    data["data"]["categories"] = ["nope"] * 5000
+    with pytest.raises(RequestError) as info:
+        sharelaw.decide(data)
+    total = len(info.value.errors)
+    assert total >= 5000  # every error is still there for the caller
+    message = str(info.value)
+    assert message.count("\n") == 101 and message.endswith(f"... and {total - 100} more error(s) not listed")
+    assert info.value.to_dict()["count"] == total and len(info.value.to_dict()["errors"]) == 100

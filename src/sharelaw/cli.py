@@ -39,7 +39,7 @@ from . import default_engine
 from ._version import __version__
 from .decision import Decision
 from .engine.pipeline import Engine
-from .errors import EngineError, FieldError, RequestError, RulesetError
+from .errors import MAX_LISTED_ERRORS, EngineError, FieldError, RequestError, RulesetError
 from .request import SharingRequest, parse_request
 from .rules.bundle import Bundle
 from .rules.model import Rule, RulesetFile
@@ -598,11 +598,19 @@ def read_request(name: str) -> Any:
     """The request file (or stdin for '-') parsed as JSON; RequestError if it cannot be."""
     label = "standard input" if name == "-" else name
     try:
-        raw = _stdin_bytes() if name == "-" else Path(name).read_bytes()
+        if name == "-":
+            raw = _stdin_bytes(MAX_REQUEST_BYTES + 1)
+        else:
+            with open(name, "rb") as fh:
+                raw = fh.read(MAX_REQUEST_BYTES + 1)
     except (OSError, UnicodeDecodeError) as exc:
         message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         error = FieldError("<request>", f"cannot read {label}: {message}", "file_unreadable")
         raise RequestError([error], code="request_unreadable") from None
+    if len(raw) > MAX_REQUEST_BYTES:
+        # Validating a request of millions of entries would take gigabytes; no real request is near this.
+        error = FieldError("<request>", f"{label} is larger than {MAX_REQUEST_BYTES} bytes; no sharing request is", "too_large")
+        raise RequestError([error], code="request_too_large")
     # One decoding for a file and for stdin (bytes, whatever the locale): UTF-8, UTF-16 or
     # UTF-32 as RFC 8259 section 8.1 and json.detect_encoding tell them apart, a BOM dropped.
     encoding = json.detect_encoding(raw)
@@ -622,12 +630,17 @@ def read_request(name: str) -> Any:
     return data
 
 
-def _stdin_bytes() -> bytes:
-    """Standard input as bytes, so that it decodes exactly as a file does (not by the locale)."""
+#: The largest request read (issue 10, item 5): a request is a few kilobytes, and pydantic needs
+#: about 600 bytes of memory per invalid entry, so a bound on the input bounds the memory used.
+MAX_REQUEST_BYTES = 1 << 20
+
+
+def _stdin_bytes(limit: int) -> bytes:
+    """At most ``limit`` bytes of standard input, as bytes, so that it decodes exactly as a file does."""
     buffer = getattr(sys.stdin, "buffer", None)
     if buffer is not None:
-        return buffer.read()
-    return sys.stdin.read().encode("utf-8", errors="surrogatepass")  # a text stream (an embedding caller)
+        return buffer.read(limit)
+    return sys.stdin.read(limit).encode("utf-8", errors="surrogatepass")  # a text stream (an embedding caller)
 
 
 class _RepeatedKeys(dict):
@@ -689,9 +702,12 @@ def load_bundle(paths: list[str], only: set[Path] | None = None) -> Bundle:
 
 
 def report_request_error(exc: RequestError, *, json_output: bool) -> None:
+    """Every error up to ``MAX_LISTED_ERRORS``, then how many more: output stays bounded."""
     print(f"error: {exc.code}: {len(exc.errors)} error(s) in the request", file=sys.stderr)
-    for error in exc.errors:
+    for error in exc.errors[:MAX_LISTED_ERRORS]:
         print(str(error), file=sys.stderr)
+    if len(exc.errors) > MAX_LISTED_ERRORS:
+        print(f"... and {len(exc.errors) - MAX_LISTED_ERRORS} more error(s) not listed", file=sys.stderr)
     if json_output:
         sys.stdout.write(to_json(exc.to_dict()))
 

@@ -28,8 +28,16 @@ class FieldError:
         return f"{self.loc}: {self.message} [{self.code}]"
 
 
+#: How many field errors a message or an error document lists; the rest are counted, so that
+#: a request with millions of bad entries gives bounded output (issue 10, item 5).
+MAX_LISTED_ERRORS = 100
+
+
 class RequestError(SharelawError, ValueError):
-    """A request was invalid. ``errors`` names every bad field; nothing was decided."""
+    """A request was invalid. ``errors`` names every bad field; nothing was decided.
+
+    The message and ``to_dict()`` list the first ``MAX_LISTED_ERRORS`` and count the rest;
+    ``errors`` holds them all."""
 
     code = "request_invalid"
 
@@ -37,13 +45,17 @@ class RequestError(SharelawError, ValueError):
         self.errors = list(errors)
         if code:
             self.code = code
-        lines = "\n".join(f"  - {e}" for e in self.errors)
+        lines = "\n".join(f"  - {e}" for e in self.errors[:MAX_LISTED_ERRORS])
+        if len(self.errors) > MAX_LISTED_ERRORS:
+            lines += f"\n  ... and {len(self.errors) - MAX_LISTED_ERRORS} more error(s) not listed"
         super().__init__(f"{self.code}: {len(self.errors)} error(s) in the request\n{lines}")
 
     def to_dict(self) -> dict:
+        """``errors`` lists at most ``MAX_LISTED_ERRORS``; ``count`` is how many there are in all."""
         return {
             "code": self.code,
-            "errors": [{"loc": e.loc, "message": e.message, "code": e.code} for e in self.errors],
+            "count": len(self.errors),
+            "errors": [{"loc": e.loc, "message": e.message, "code": e.code} for e in self.errors[:MAX_LISTED_ERRORS]],
         }
 
 
