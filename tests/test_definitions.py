@@ -31,16 +31,21 @@ def _build(name: str, shared, local):
     return cond
 
 
-def test_consent_competence_and_its_complement_agree_everywhere():
-    """hra's giver_not_competent is exactly "someone named as giving consent who cannot"."""
+@pytest.mark.parametrize("definition,complement", [
+    ("giver_self_or_parent", "giver_not_self_or_parent"),
+    ("giver_mca_authority", "giver_not_mca_authority"),
+])
+def test_consent_definitions_and_their_complements_agree_everywhere(definition, complement):
+    """02_hra.yaml writes the complements positively; each is exactly "someone named as
+    giving consent who cannot", for every giver, age band and capacity."""
     bundle = Bundle.load()
     shared, local = _shared_and_local(bundle, "02_hra.yaml")
-    competent = _build("giver_competent", shared, local)
-    not_competent = _build("giver_not_competent", shared, local)
+    can = _build(definition, shared, local)
+    cannot = _build(complement, shared, local)
     givers = [g for g in ConsentGiver if g is not ConsentGiver.NONE]
     for giver, band, capacity in itertools.product(givers, AgeBand, YesNoUnknown):
         facts = {"consent.given_by": giver.value, "subject.age_band": band.value, "subject.capacity": capacity.value}
-        assert holds(competent, facts) != holds(not_competent, facts), facts
+        assert holds(can, facts) != holds(cannot, facts), facts
 
 
 @pytest.mark.parametrize("giver,band,capacity,valid", [
@@ -50,7 +55,7 @@ def test_consent_competence_and_its_complement_agree_everywhere():
     ("parent", "under_13", "unknown", True),
     ("parent", "13_to_15", "yes", False),         # a competent child decides
     ("parent", "16_to_17", "no", False),          # parental consent ends with capacity at 16
-    ("welfare_attorney", "18_plus", "no", True),  # MCA s9, s11(7)(a)
+    ("welfare_attorney", "18_plus", "no", True),  # MCA s9, s11(7)(a) (from 1 October 2007)
     ("welfare_attorney", "18_plus", "yes", False),  # the donor has capacity and decides
     ("welfare_deputy", "16_to_17", "no", True),   # MCA s2(5), s16
     ("relative_or_carer", "18_plus", "no", False),  # no authority to decide for an adult
@@ -58,7 +63,7 @@ def test_consent_competence_and_its_complement_agree_everywhere():
 def test_who_can_consent(giver, band, capacity, valid):
     bundle = Bundle.load()
     shared, local = _shared_and_local(bundle, "02_hra.yaml")
-    competent = _build("giver_competent", shared, local)
+    competent = _build("giver_with_authority", shared, local)
     assert holds(competent, {"consent.given_by": giver, "subject.age_band": band, "subject.capacity": capacity}) is valid
 
 
