@@ -400,13 +400,15 @@ def _request(facts: dict, as_at: date) -> dict:
                     "adult_at_risk": f("subject.adult_at_risk", "unknown"), "capacity": f("subject.capacity", "unknown")},
         "purpose": f("purpose", "other"),
         "data": {"categories": cats or ["identity_contact"], "identifiability": f("data.identifiability", "identifiable"),
-                 "in_confidence": f("data.in_confidence", "unknown"), "already_public": f("data.already_public", "unknown")},
+                 "in_confidence": f("data.in_confidence", "unknown"), "already_public": f("data.already_public", "unknown"),
+                 "art89_safeguards": f("data.art89_safeguards", "unknown")},
         "consent": {"state": f("consent.state", "not_sought"), "given_by": f("consent.given_by", "none")},
-        "risk_of_harm": {"level": f("risk.level", "none"), "to": f("risk.to", "not_applicable")},
+        "risk_of_harm": {"level": f("risk.level", "none"), "to": f("risk.to", "not_applicable"),
+                         **({"other_person": facts["risk.other_person"]} if "risk.other_person" in facts else {})},
         "statutory_request": f("statutory_request", "none"),
         "assessment": {
             k: {"value": f(f"assessment.{k}"), "reason": "r"}
-            for k in ("necessary", "proportionate", "minimum_necessary", "public_interest")
+            for k in (n.removeprefix("assessment.") for n in FACTS if n.startswith("assessment."))
             if f(f"assessment.{k}", "not_assessed") != "not_assessed"
         },
     }
@@ -449,18 +451,27 @@ def test_validity_purpose_and_kind() -> None:
         assert holds(VALIDITY_PARTS[0], facts) == (PURPOSE_KIND[purpose].value == kind)
 
 
+_AGE_OF = {"under_13": 9, "13_to_15": 14, "16_to_17": 17, "18_plus": 40, "unknown": "unknown"}
+
+
 def test_validity_consent_is_exact() -> None:
+    """Who gave consent, for which state, and for a person of which age (attorneys and deputies)."""
     d = national_domains()
-    for state, giver in itertools.product(d["consent.state"], d["consent.given_by"]):
-        facts = {"consent.state": state, "consent.given_by": giver}
-        assert holds(VALIDITY_PARTS[1], facts) == _valid(_request_with(consent={"state": state, "given_by": giver}))
+    for state, giver, band in itertools.product(d["consent.state"], d["consent.given_by"], d["subject.age_band"]):
+        facts = {"consent.state": state, "consent.given_by": giver, "subject.age_band": band}
+        subject = {"age": _AGE_OF[band], "adult_at_risk": "unknown", "capacity": "unknown"}
+        assert holds(VALIDITY_PARTS[1], facts) == _valid(
+            _request_with(consent={"state": state, "given_by": giver}, subject=subject)), facts
 
 
 def test_validity_risk_is_exact() -> None:
     d = national_domains()
-    for level, to in itertools.product(d["risk.level"], d["risk.to"]):
-        facts = {"risk.level": level, "risk.to": to}
-        assert holds(VALIDITY_PARTS[2], facts) == _valid(_request_with(risk_of_harm={"level": level, "to": to}))
+    for level, to, other in itertools.product(d["risk.level"], d["risk.to"], d["risk.other_person"]):
+        facts = {"risk.level": level, "risk.to": to, "risk.other_person": other}
+        risk = {"level": level, "to": to, "other_person": other}
+        # Omitted, other_person is derived from 'to', so the omitted form is valid exactly
+        # when the derived value is.
+        assert holds(VALIDITY_PARTS[2], facts) == _valid(_request_with(risk_of_harm=risk)), facts
 
 
 def test_validity_categories_are_exact() -> None:
@@ -475,7 +486,9 @@ def test_validity_categories_are_exact() -> None:
 def test_validity_parts_cover_the_validity() -> None:
     assert VALIDITY == All(VALIDITY_PARTS)
     assert validity_for({"purpose"}) == All((VALIDITY_PARTS[0],))
-    assert validity_for({"subject.age_band"}) == Const(True)
+    # the age band is constrained only with the consent giver (attorneys and deputies)
+    assert validity_for({"subject.age_band"}) == All((VALIDITY_PARTS[1],))
+    assert validity_for({"subject.capacity"}) == Const(True)
 
 
 # ---------------------------------------------------------------------- the solver

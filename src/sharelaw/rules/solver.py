@@ -101,9 +101,17 @@ def _some_category() -> Cond:
 
 #: The parts of VALIDITY, each over a few facts; together, exactly the combinations of
 #: request facts that ``parse_request`` accepts (as far as these facts go).
+#: Parts that share a fact are joined into one part, so no two parts read the same fact
+#: (prove picks a valid combination for each part on its own).
 VALIDITY_PARTS: tuple[Cond, ...] = (
-    _kind_of_purpose(), _consent_giver(), _giver_age(), _risk_target(), _other_person(), _some_category(),
+    _kind_of_purpose(),
+    All((_consent_giver(), _giver_age())),
+    All((_risk_target(), _other_person())),
+    _some_category(),
 )
+assert all(
+    not (facts_in(a) & facts_in(b)) for i, a in enumerate(VALIDITY_PARTS) for b in VALIDITY_PARTS[i + 1 :]
+), "validity parts must not share a fact"
 
 #: What every real request satisfies between its facts.
 VALIDITY: Cond = All(VALIDITY_PARTS)
