@@ -80,6 +80,50 @@ def stage_page(bundle: Bundle, stage: Stage) -> str:
     return "\n".join(out) + "\n"
 
 
+def _oneline(text: str | None) -> str:
+    return " ".join((text or "").split()).replace("|", "\\|")
+
+
+def functions_page(bundle: Bundle) -> str:
+    """The functions that sharing serves (each with the purposes that serve it, many to
+    many) and the conditions every stage shares, from the definitions files."""
+    from ..vocab import Purpose
+
+    out = ["# Functions, purposes and shared definitions", ""]
+    out.append(
+        "*Generated from the definitions files by `python -m sharelaw.rules.lawdoc docs/law`; do not edit by hand. "
+        f"Rules bundle `{bundle.content_hash[:19]}`.*"
+    )
+    out += ["", "A power to share is found through the function the sharing serves. Each function lists the "
+            "purposes that serve it; a purpose may serve several functions. Stage-1 powers are written against "
+            "functions (`use: function.<id>`), so a purpose reaches every power of every function it serves.", ""]
+    served: dict[str, list[str]] = {p.value: [] for p in Purpose}
+    for d in bundle.definitions:
+        if not d.model.functions:
+            continue
+        out += [f"## {d.model.title}", "", f"File `{Path(d.path).name}`.", ""]
+        out += ["| function | what it is | purposes | sources |", "|---|---|---|---|"]
+        for fid, fn in d.model.functions.items():
+            for p in fn.purposes:
+                served[p.value].append(fid)
+            sources = "<br>".join(_citation(c).replace("|", "\\|") for c in fn.citations) or "(none)"
+            purposes = ", ".join(f"`{p.value}`" for p in fn.purposes)
+            note = f" {_oneline(fn.notes)}" if fn.notes else ""
+            out.append(f"| `function.{fid}` | {_oneline(fn.title)}.{note} | {purposes} | {sources} |")
+        out.append("")
+    out += ["## Which functions each purpose serves", "", "| purpose | means | functions |", "|---|---|---|"]
+    for p in Purpose:
+        fns = ", ".join(f"`{f}`" for f in served[p.value]) or "none: no power is implied from a function for it"
+        out.append(f"| `{p.value}` | {p.label} | {fns} |")
+    shared = [(d, name) for d in bundle.definitions for name in d.model.define]
+    if shared:
+        out += ["", "## Shared definitions", "",
+                "Conditions defined once for every stage (`use: <name>` in any rule file):", ""]
+        for d, name in shared:
+            out.append(f"- `{name}` (`{Path(d.path).name}`)")
+    return "\n".join(out) + "\n"
+
+
 PAGES = {
     Stage.VIRES: "1-vires.md",
     Stage.HRA: "2-human-rights.md",
@@ -97,6 +141,9 @@ def index_page(bundle: Bundle) -> str:
     for stage, name in PAGES.items():
         n = len(bundle.by_stage[stage])
         out.append(f"{list(PAGES).index(stage) + 1}. [{stage.label}]({name}): {n} rules.")
+    out.append("")
+    out.append("[Functions, purposes and shared definitions](0-functions.md): what each purpose serves, "
+               "and the conditions every stage shares.")
     out += ["", "Data protection eras:", ""]
     for span in ERAS:
         end = span.end.isoformat() if span.end else "now"
@@ -112,6 +159,7 @@ def index_page(bundle: Bundle) -> str:
 def render(bundle: Bundle) -> dict[str, str]:
     pages = {name: stage_page(bundle, stage) for stage, name in PAGES.items()}
     pages["README.md"] = index_page(bundle)
+    pages["0-functions.md"] = functions_page(bundle)
     return pages
 
 
