@@ -228,3 +228,39 @@ def test_the_request_error_message_is_bounded_for_python_callers():
     message = str(info.value)
     assert message.count("\n") == 101 and message.endswith(f"... and {total - 100} more error(s) not listed")
     assert info.value.to_dict()["count"] == total and len(info.value.to_dict()["errors"]) == 100
+
+
+# ---------------------------------------------------------------------- item 9: option values
+
+
+@pytest.mark.parametrize(
+    "argv, option",
+    [
+        (["rules", "diff", "--from", "0001-01-01", "--to", "2026-01-01"], "--from"),
+        (["rules", "diff", "--from", "2026-01-01", "--to", "1999-12-31"], "--to"),
+        (["prove", "--as-at", "1999-12-31"], "--as-at"),
+        (["prove", "--examples", "-3"], "--examples"),
+        (["prove", "--examples", "0"], "--examples"),
+        (["prove", "--examples", "10000000000"], "--examples"),
+        (["prove", "--max-classes", "-1"], "--max-classes"),
+        (["prove", "--budget", "nan"], "--budget"),
+        (["prove", "--budget", "inf"], "--budget"),
+        (["prove", "--budget", "-inf"], "--budget"),
+        (["prove", "--budget", "0"], "--budget"),
+        (["prove", "--budget", "-1"], "--budget"),
+        (["prove", "--budget", "1e308"], "--budget"),
+    ],
+)
+def test_option_values_out_of_range_are_usage_errors(capsys, argv, option):
+    """Exit 2 naming the option, never a traceback (internal error, exit 1) or a run without end."""
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert code == 2, err
+    assert out == ""
+    assert f"argument {option}:" in err
+    assert "internal error" not in err and "Traceback" not in err
+
+
+def test_the_first_day_in_scope_is_accepted(capsys):
+    assert main(["rules", "diff", "--from", "2000-03-01", "--to", "2000-03-02"]) == 0
+    capsys.readouterr()

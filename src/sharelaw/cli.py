@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from datetime import date
 from pathlib import Path
@@ -40,6 +41,7 @@ from ._version import __version__
 from .decision import Decision
 from .engine.pipeline import Engine
 from .errors import MAX_LISTED_ERRORS, EngineError, FieldError, RequestError, RulesetError
+from .law.eras import SCOPE_START
 from .request import SharingRequest, parse_request
 from .rules.bundle import Bundle
 from .rules.model import Rule, RulesetFile
@@ -128,8 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_rules_option(listing)
     listing.set_defaults(run=run_rules_list)
     changes = rules_commands.add_parser("diff", help="what came into force, ended or changed between two dates")
-    changes.add_argument("--from", dest="start", type=iso_date, required=True, metavar="YYYY-MM-DD")
-    changes.add_argument("--to", dest="end", type=iso_date, required=True, metavar="YYYY-MM-DD")
+    changes.add_argument("--from", dest="start", type=scope_date, required=True, metavar="YYYY-MM-DD")
+    changes.add_argument("--to", dest="end", type=scope_date, required=True, metavar="YYYY-MM-DD")
     changes.add_argument("--format", choices=["text", "json"], default="text")
     add_rules_option(changes)
     changes.set_defaults(run=run_rules_diff)
@@ -163,14 +165,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(docs/writing-a-protocol.md). Exit 0 when all hold, 1 otherwise.",
     )
     prover.add_argument("paths", nargs="*", metavar="PATH", help="rule and protocol files (default: the shipped rules)")
-    prover.add_argument("--as-at", type=iso_date, action="append", metavar="YYYY-MM-DD",
+    prover.add_argument("--as-at", type=scope_date, action="append", metavar="YYYY-MM-DD",
                         help="prove only the date segment containing this day (repeatable); default: every segment")
-    prover.add_argument("--max-classes", type=int, default=200_000, metavar="N",
-                        help="per segment, enumerate at most N request classes (default 200,000)")
-    prover.add_argument("--budget", type=float, default=2.0, metavar="SECONDS",
-                        help="per segment, enumerate for at most this long (default 2)")
-    prover.add_argument("--examples", type=int, default=300, metavar="N",
-                        help="hypothesis examples per segment that could not be exhausted (default 300)")
+    prover.add_argument("--max-classes", type=whole_number(1, MAX_CLASSES), default=200_000, metavar="N",
+                        help=f"per segment, enumerate at most N request classes (default 200,000; 1 to {MAX_CLASSES:,})")
+    prover.add_argument("--budget", type=seconds, default=2.0, metavar="SECONDS",
+                        help=f"per segment, enumerate for at most this long (default 2; more than 0, at most {MAX_BUDGET:g})")
+    prover.add_argument("--examples", type=whole_number(1, MAX_EXAMPLES), default=300, metavar="N",
+                        help=f"hypothesis examples per segment that could not be exhausted (default 300; 1 to {MAX_EXAMPLES:,})")
     prover.add_argument("--format", choices=["text", "json"], default="text")
     prover.set_defaults(run=run_prove)
 
@@ -244,6 +246,48 @@ def iso_date(text: str) -> date:
         return isoparse(text).date()
     except (ValueError, OverflowError):
         raise argparse.ArgumentTypeError(f"'{text}' is not a date written YYYY-MM-DD") from None
+
+
+def scope_date(text: str) -> date:
+    """A date on which sharelaw decides: from 1 March 2000 (a usage error before, not a traceback)."""
+    day = iso_date(text)
+    if day < SCOPE_START:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is before {SCOPE_START.isoformat()}: the law before the Data Protection Act 1998 "
+            "came into force is out of scope"
+        )
+    return day
+
+
+#: Bounds on ``sharelaw prove``'s budgets (issue 10, item 9): large enough for any real use,
+#: small enough that a typo cannot ask for a run that never ends.
+MAX_BUDGET = 3600.0
+MAX_EXAMPLES = 100_000
+MAX_CLASSES = 100_000_000
+
+
+def whole_number(low: int, high: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not between {low:,} and {high:,}")
+        return value
+
+    return parse
+
+
+def seconds(text: str) -> float:
+    """A finite number of seconds in (0, MAX_BUDGET]: 'nan' and 'inf' parse as floats, and are refused."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    if not math.isfinite(value) or not 0 < value <= MAX_BUDGET:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds more than 0 and at most {MAX_BUDGET:g}")
+    return value
 
 
 # ---------------------------------------------------------------------- commands
