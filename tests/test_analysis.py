@@ -1,5 +1,5 @@
-"""Static checks of rule bundles (rules/analysis.py) and the finite-domain solver under
-them (rules/solver.py).
+"""Static checks of rule bundles (analysis/static.py) and the finite-domain solver under
+them (analysis/solver.py).
 
 Each diagnostic code has a small bad ruleset, built inline, whose offending line carries
 the comment ``# <- error``: the check must report that code at that file and line, and a
@@ -20,13 +20,13 @@ from hypothesis import strategies as st
 from sharelaw import Engine
 from sharelaw.errors import RequestError
 from sharelaw.request import parse_request
-from sharelaw.rules import analysis
-from sharelaw.rules.analysis import Diagnostic, all_segments, analyse
+from sharelaw.analysis import static as analysis
+from sharelaw.analysis.static import Diagnostic, all_segments, analyse
 from sharelaw.rules.bundle import Bundle
 from sharelaw.rules.facts import FACTS
 from sharelaw.rules.model import All, AnyOf, Const, In, Not
 from sharelaw.rules.reference import holds
-from sharelaw.rules.solver import (
+from sharelaw.analysis.solver import (
     VALIDITY,
     VALIDITY_PARTS,
     equivalent,

@@ -95,7 +95,7 @@ def test_rules_named_for_consent_are_exactly_those_that_need_consent_given():
     must not lie: every satisfying rule so named fires only when consent was given, and no
     other satisfying rule needs consent given."""
     from sharelaw.rules.model import In
-    from sharelaw.rules.solver import implies, national_domains
+    from sharelaw.analysis.solver import implies, national_domains
     from sharelaw.vocab import EffectKind
 
     domains = national_domains()

@@ -408,7 +408,7 @@ def run_test(args: argparse.Namespace) -> tuple[str, int]:
     if not scenario_files:
         raise InputError(["error: no scenario files (format: sharelaw/scenarios@1) among the paths given"])
     if rule_files:
-        from .check import rule_files_under, with_national
+        from .analysis.check import rule_files_under, with_national
 
         roots = [Path(p) for p in args.paths if any(_under(f, Path(p)) for f in rule_files)]
         protocols_alone = not rule_files_under(roots)[1]
@@ -456,7 +456,7 @@ def run_test(args: argparse.Namespace) -> tuple[str, int]:
 
 
 def run_check(args: argparse.Namespace) -> tuple[str, int]:
-    from .check import check
+    from .analysis.check import check
 
     report = check(args.paths)
     ok = report.ok(strict=args.strict)
@@ -468,7 +468,7 @@ def run_check(args: argparse.Namespace) -> tuple[str, int]:
 
 
 def run_prove(args: argparse.Namespace) -> tuple[str, int]:
-    from .prove import prove
+    from .analysis.prove import prove
 
     try:
         result = prove(args.paths, days=args.as_at, max_classes=args.max_classes, budget=args.budget,
@@ -727,7 +727,7 @@ def _duplicate_keys(data: Any, loc: str = ""):
 
 def load_bundle(paths: list[str], only: set[Path] | None = None) -> Bundle:
     """A bundle from the user's rule files; InputError listing every problem if invalid."""
-    from .check import rule_files_under, with_national
+    from .analysis.check import rule_files_under, with_national
 
     try:
         if only is None:

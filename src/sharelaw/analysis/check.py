@@ -4,7 +4,7 @@ Three layers, all reported with a stable code, ``file:line`` and a severity:
 
 1. the loader (``rules/loader.py``, ``rules/protocol.py``): YAML, schema, facts and values,
    condition types, duplicate ids, citations, dates, effects, protocol powers;
-2. the analysis (``rules/analysis.py``): unreachable and shadowed rules, contradictions,
+2. the analysis (``analysis/static.py``): unreachable and shadowed rules, contradictions,
    gaps in in-force dates;
 3. protocol narrowing (here): a practice that refers on a national requirement can only
    take effect where nothing meets that requirement, turning a failure into a referral,
@@ -21,14 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import RulesetErrors
-from .rules.analysis import Diagnostic, analyse
-from .rules.bundle import Bundle, default_ruleset_dir
-from .rules.loader import discover, file_format
-from .rules.model import PROTOCOL_FORMAT
-from .rules.protocol import partner_facts
-from .rules.solver import national_domains
-from .vocab import EffectKind, Stage
+from ..errors import RulesetErrors
+from .static import Diagnostic, analyse
+from ..rules.bundle import Bundle, default_ruleset_dir
+from ..rules.loader import discover, file_format
+from ..rules.model import PROTOCOL_FORMAT
+from ..rules.protocol import partner_facts
+from .solver import national_domains
+from ..vocab import EffectKind, Stage
 
 #: Codes raised here (the loader's and the analysis's are documented with them).
 CHECK_CODES = ("protocol_may_widen",)
@@ -84,7 +84,7 @@ class Report:
 
 def rule_files_under(paths: list[Path]) -> tuple[list[Path], bool]:
     """The rule and protocol files under ``paths`` (scenario files skipped), and whether any is national."""
-    from .scenarios import split_paths
+    from ..scenarios import split_paths
 
     found = split_paths(paths)[0]
     return found, any(file_format(p) != PROTOCOL_FORMAT for p in found)

@@ -2,7 +2,7 @@
 
 The loader rejects rule files that are malformed; these checks find rule files that
 load but cannot mean what their authors meant. They reason about conditions exactly,
-with the finite-domain solver of ``rules/solver.py``, over the requests that can really
+with the finite-domain solver of ``analysis/solver.py``, over the requests that can really
 occur (``solver.VALIDITY``), segment by segment (the rules and requirements of one
 stage in force over a range of days). Only days on or after ``SCOPE_START`` (1 March
 2000) count: no request can be made for an earlier day.
@@ -42,9 +42,9 @@ from typing import Callable, Iterable, Literal, Mapping
 
 from ..law.eras import SCOPE_START
 from ..vocab import EffectKind, Stage
-from .bundle import Bundle, Segment
-from .facts import FACTS
-from .model import All, AnyOf, Cond, In, Not, Requirement, Rule
+from ..rules.bundle import Bundle, Segment
+from ..rules.facts import FACTS
+from ..rules.model import All, AnyOf, Cond, In, Not, Requirement, Rule
 from .solver import VALIDITY_PARTS, facts_of, national_domains, satisfiable
 
 __all__ = ["Diagnostic", "analyse", "CODES"]

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping
 
-from .facts import FACTS
-from .model import All, AnyOf, Cond, Const, In, Not, facts_in
+from ..rules.facts import FACTS
+from ..rules.model import All, AnyOf, Cond, Const, In, Not, facts_in
 from ..vocab import PURPOSE_KIND
 
 __all__ = [

@@ -49,14 +49,14 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .engine.pipeline import Engine, _bases, _combine, _conditions, _establish
-from .law.eras import SCOPE_START
-from .rules.bundle import Bundle, default_ruleset_dir
-from .rules.facts import FACTS
-from .rules.model import All, AnyOf, Cond, In, Not, Protocol, facts_in
-from .rules.reference import predicate
-from .rules.solver import VALIDITY_PARTS
-from .vocab import (
+from ..engine.pipeline import Engine, _bases, _combine, _conditions, _establish
+from ..law.eras import SCOPE_START
+from ..rules.bundle import Bundle, default_ruleset_dir
+from ..rules.facts import FACTS
+from ..rules.model import All, AnyOf, Cond, In, Not, Protocol, facts_in
+from ..rules.reference import predicate
+from .solver import VALIDITY_PARTS
+from ..vocab import (
     PURPOSE_KIND,
     Purpose,
     BasisKind,

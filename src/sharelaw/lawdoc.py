@@ -1,7 +1,7 @@
 """docs/law/: one page per stage, generated from the rules so the prose never drifts from them.
 
-    python -m sharelaw.rules.lawdoc docs/law        # write the pages
-    python -m sharelaw.rules.lawdoc --check docs/law   # exit 1 if they are out of date
+    python -m sharelaw.lawdoc docs/law        # write the pages
+    python -m sharelaw.lawdoc --check docs/law   # exit 1 if they are out of date
 
 Each page gives, in the rule files' own plain English, what is encoded for that stage,
 from when to when, with citations, and ends with what is not verified against the
@@ -14,9 +14,9 @@ import re
 import sys
 from pathlib import Path
 
-from ..vocab import Stage
-from .bundle import Bundle, default_ruleset_dir
-from .model import Rule
+from .vocab import Stage
+from .rules.bundle import Bundle, default_ruleset_dir
+from .rules.model import Rule
 
 _PLACEHOLDER = re.compile(r"\{([a-z_.]+)\}")
 
@@ -47,7 +47,7 @@ def stage_page(bundle: Bundle, stage: Stage) -> str:
     files = [f for f in bundle.files if f.model.stage is stage]
     out = [f"# {stage.label}", ""]
     out.append(
-        "*Generated from the rule files by `python -m sharelaw.rules.lawdoc docs/law`; do not edit by hand. "
+        "*Generated from the rule files by `python -m sharelaw.lawdoc docs/law`; do not edit by hand. "
         f"Rules bundle `{bundle.content_hash[:19]}`.*"
     )
     for f in files:
@@ -87,11 +87,11 @@ def _oneline(text: str | None) -> str:
 def functions_page(bundle: Bundle) -> str:
     """The functions that sharing serves (each with the purposes that serve it, many to
     many) and the conditions every stage shares, from the definitions files."""
-    from ..vocab import Purpose
+    from .vocab import Purpose
 
     out = ["# Functions, purposes and shared definitions", ""]
     out.append(
-        "*Generated from the definitions files by `python -m sharelaw.rules.lawdoc docs/law`; do not edit by hand. "
+        "*Generated from the definitions files by `python -m sharelaw.lawdoc docs/law`; do not edit by hand. "
         f"Rules bundle `{bundle.content_hash[:19]}`.*"
     )
     out += ["", "A power to share is found through the function the sharing serves. Each function lists the "
@@ -133,7 +133,7 @@ PAGES = {
 
 
 def index_page(bundle: Bundle) -> str:
-    from ..law.eras import ERAS
+    from .law.eras import ERAS
 
     out = ["# The law sharelaw encodes", "",
            "*Generated from the rule files; do not edit by hand.*", "",
