@@ -410,6 +410,9 @@ def test_custom_rules_are_used(capsys, tmp_path, request_file):
     assert vires
     rules.mkdir()
     shutil.copy(vires[0], rules / vires[0].name)
+    # the stage-1 file uses the bundle's shared definitions (functions, lists), so they go with it
+    for defs in sorted(default_ruleset_dir().rglob("00_*.yaml")):
+        shutil.copy(defs, rules / defs.name)
     expected = Bundle.load(rules).content_hash
     code, out, err = run(capsys, "decide", str(request_file), "--format", "json", "--rules", str(rules))
     assert code == 0, err

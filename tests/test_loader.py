@@ -1038,3 +1038,22 @@ def test_a_bundle_rebuilt_from_its_sources_has_the_same_hash_and_decides_the_sam
     example = Path(__file__).parent.parent / "examples" / "04-school-referral-proportionality-not-recorded.json"
     request = json.loads(example.read_text())
     assert Engine(rebuilt).decide(request).model_dump_json() == Engine(shipped).decide(request).model_dump_json()
+
+
+def test_a_placeholder_with_digits_is_rendered_and_checked():
+    from sharelaw.rules.loader import load_file
+
+    """{data.art89_safeguards} was left unrendered (and unchecked) while placeholders could
+    hold only letters: a misspelt one must be an error, a real one filled in."""
+    text = (
+        "format: sharelaw/ruleset@1\nid: t.v\nstage: vires\ntitle: t\nin_force: {from: 2000-03-01}\n"
+        "requirements: [{id: power, title: p, unmet: u}]\n"
+        "rules:\n  - id: t.r\n    title: t\n    in_force: {from: 2000-03-01}\n    when: true\n"
+        "    effect: {kind: notes}\n    citations: [{case: c}]\n    verification: verified\n"
+        "    reason: 'Safeguards {data.art89_safeguardz}.'\n"
+    )
+    with pytest.raises(RulesetErrors) as exc:
+        load_file(text, "t.yaml")
+    assert [e.code for e in exc.value.errors] == ["ruleset_bad_template"]
+    loaded = load_file(text.replace("safeguardz", "safeguards"), "t.yaml")
+    assert loaded.rules[0].reason == "Safeguards {data.art89_safeguards}."

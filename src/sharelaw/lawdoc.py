@@ -18,7 +18,7 @@ from .vocab import Stage
 from .rules.bundle import Bundle, default_ruleset_dir
 from .rules.model import Rule
 
-_PLACEHOLDER = re.compile(r"\{([a-z_.]+)\}")
+_PLACEHOLDER = re.compile(r"\{([a-z0-9_.]+)\}")
 
 _WHY = {
     "secondary": "found only in a secondary source (a local procedure, a law-firm note or a textbook summary); "

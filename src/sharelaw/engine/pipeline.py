@@ -62,7 +62,7 @@ from ..vocab import (
     WayForward,
 )
 
-_PLACEHOLDER = re.compile(r"\{([a-z_.]+)\}")
+_PLACEHOLDER = re.compile(r"\{([a-z0-9_.]+)\}")
 
 
 @dataclass

@@ -63,7 +63,7 @@ from .model import (
     RulesetFile,
 )
 
-_PLACEHOLDER = re.compile(r"\{([a-z_.]+)\}")
+_PLACEHOLDER = re.compile(r"\{([a-z0-9_.]+)\}")
 TEMPLATE_EXTRAS = {"discloser", "recipient", "as_at"}
 _OPS = {"in", "not_in", "eq", "ne"}
 
