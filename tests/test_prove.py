@@ -54,7 +54,7 @@ def test_a_missing_special_category_condition_is_caught_with_a_real_request(caps
 
 
 def test_the_widening_protocol_is_caught_with_a_counterexample(capsys):
-    code, out = run(capsys, "prove", str(WIDENING), "--as-at", "2026-06-01", "--budget", "1", "--examples", "300",
+    code, out = run(capsys, "prove", str(WIDENING), "--as-at", "2026-06-01", "--budget", "1", "--examples", "2000",
                     "--format", "json")
     report = json.loads(out)
     assert code == 1
@@ -71,7 +71,7 @@ def test_the_widening_protocol_is_caught_with_a_counterexample(capsys):
     # and the engine, guarded as it always is outside the prover, refuses to decide it
     with pytest.raises(EngineError, match="caldicott_referral"):
         Engine(bundle, evaluator="reference").decide(request)
-    code, text = run(capsys, "prove", str(WIDENING), "--as-at", "2026-06-01", "--budget", "1", "--examples", "300")
+    code, text = run(capsys, "prove", str(WIDENING), "--as-at", "2026-06-01", "--budget", "1", "--examples", "2000")
     assert "COUNTEREXAMPLE protocol_only_narrows" in text and "FAILED" in text.splitlines()[-1]
 
 
