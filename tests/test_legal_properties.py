@@ -123,3 +123,66 @@ def test_removing_one_gateway_never_refuses_what_another_power_supports(seed):
                     and {b.kind for b in after.basis} & {BasisKind.EXPRESS_POWER, BasisKind.IMPLIED_POWER, BasisKind.GENERAL_POWER}):
                 assert after.outcome is not Outcome.MUST_NOT_SHARE, (rule.id, data)
     assert reached >= 20, f"only {reached} generated sharings had two or more bases"
+
+
+# ------------------------------------------------------------------ closed lists
+
+_COUNCIL = {"la_childrens_social_care", "la_adult_social_care", "la_housing", "la_education", "la_other"}
+_NHS = {"nhs_trust", "integrated_care_board"}
+
+
+def _s115_relevant_authorities(day) -> set[str]:
+    """CDA 1998 s115(2), written here from the statute (not from the rule files): police,
+    local authorities, probation and the health commissioners from 1998; registered
+    social landlords from 18 January 2005; fire and rescue authorities from 1 August 2007."""
+    from datetime import date
+
+    kinds = {"police", "probation", "integrated_care_board"} | _COUNCIL
+    if day >= date(2005, 1, 18):
+        kinds.add("housing_association")
+    if day >= date(2007, 8, 1):
+        kinds.add("fire_and_rescue")
+    return kinds
+
+
+#: Each closed-list gateway: which party the list constrains, and the list on a date.
+CLOSED_LISTS = {
+    # CA 1989 s47(11): local authorities, housing authorities, the NHS bodies.
+    "vires.ca1989.s47_9.duty_to_assist": ("discloser", lambda day: _COUNCIL | _NHS),
+    # CA 1989 s27(3): local (education, housing) authorities, health authorities, NHS trusts.
+    "vires.ca1989.s27.request_for_help": ("discloser", lambda day: _COUNCIL | _NHS),
+    # CDA 1998 s115(2): the relevant authorities of the day.
+    "vires.cda1998.s115.crime_and_disorder": ("recipient", _s115_relevant_authorities),
+    "vires.cda1998.s115.social_landlord": ("recipient", _s115_relevant_authorities),
+    "vires.cda1998.s115.fire_and_rescue": ("recipient", _s115_relevant_authorities),
+    # DEA 2017 Sch 4: councils, fire, police, schools and academies, FE, the Secretaries of State; no NHS body.
+    "vires.dea2017.s35.public_service_delivery": ("both", lambda day: _COUNCIL | {
+        "fire_and_rescue", "police", "maintained_school", "academy", "fe_college", "prison", "probation"}),
+    # Care Act 2014 s6(7): councils, NHS bodies, police, prisons, probation.
+    "vires.care2014.s7.request": ("both", lambda day: _COUNCIL | _NHS | {"police", "prison", "probation"}),
+}
+
+
+def test_a_closed_list_gateway_never_grants_to_a_body_outside_its_list():
+    from datetime import date as _date
+
+    missing = set(CLOSED_LISTS) - set(BUNDLE.rules)
+    assert not missing, f"closed-list gateways renamed or removed: {missing}"
+    overrides = {
+        "statutory_request": ["s47_enquiry", "s27_request", "care_act_s7_request", "none"],
+        "purpose": ["child_protection_enquiry", "child_in_need", "crime_prevention_detection",
+                    "public_service_delivery", "adult_care_support"],
+        "assessment": [{"specified_objective": {"value": "yes", "reason": "an objective in SI 2018/912"}}],
+    }
+    granted = 0
+    for data, decision in _requests(9003, n=6000, **overrides):
+        day = _date.fromisoformat(data["as_at"])
+        for basis in decision.basis:
+            if basis.rule_id not in CLOSED_LISTS:
+                continue
+            granted += 1
+            party, listed = CLOSED_LISTS[basis.rule_id]
+            for role in (("discloser", "recipient") if party == "both" else (party,)):
+                kind = data[role]["kind"]
+                assert kind in listed(day), (basis.rule_id, role, kind, data["as_at"])
+    assert granted >= 20, f"only {granted} generated requests reached a closed-list gateway"
