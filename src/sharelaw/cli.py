@@ -39,7 +39,7 @@ from dateutil.parser import isoparse
 from . import default_engine
 from ._version import __version__
 from .decision import Decision
-from .engine.pipeline import Engine
+from .engine.pipeline import Engine, plain_text
 from .errors import MAX_LISTED_ERRORS, EngineError, FieldError, RequestError, RulesetError
 from .law.eras import SCOPE_START
 from .request import SharingRequest, parse_request
@@ -767,7 +767,7 @@ def render_text(d: Decision) -> str:
     """A compact summary of a decision, for a terminal."""
     out = [f"{d.outcome.label} ({d.outcome.value})", d.summary, f"Law as at {d.as_at.isoformat()} ({d.legal_era})."]
     if d.request_id:
-        out.append(f"Request: {d.request_id}")
+        out.append(f"Request: {plain_text(d.request_id)}")
     sections = [
         ("Basis", [f"{b.kind.label}: {b.title} [{b.rule_id}]" for b in d.basis]),
         ("Missing", [f"{m.item}: {m.question}" for m in d.missing]),

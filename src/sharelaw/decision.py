@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from datetime import date
 from typing import Annotated, Literal
 
@@ -101,6 +103,16 @@ class WayForwardItem(_Out):
     text: str
 
 
+#: The characters that can make Markdown or HTML out of plain text inside a line: emphasis,
+#: code, links and images, raw HTML and entities, table cells, strike-through, headings.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|&#~])")
+
+
+def _md(text: str) -> str:
+    """Plain text as Markdown that shows exactly that text: metacharacters escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
 class Decision(_Out):
     """sharelaw's answer. ``decided_by`` names the rules that determined the outcome."""
 
@@ -124,8 +136,12 @@ class Decision(_Out):
     evaluator: str
 
     def explain(self) -> str:
-        """The decision as readable Markdown: for a practitioner, and for the file."""
-        out: list[str] = [f"# {self.outcome.label}", "", self.summary, ""]
+        """The decision as readable Markdown: for a practitioner, and for the file.
+
+        Text that can carry words from the request (the summary and the reasons, which
+        name the parties) has every Markdown and HTML metacharacter escaped, so a name
+        cannot add a heading, a link or an ``<img onerror>`` to the page it is rendered on."""
+        out: list[str] = [f"# {self.outcome.label}", "", _md(self.summary), ""]
         out.append(f"*Law as at {self.as_at.isoformat()} ({self.legal_era}).*")
         out.append("")
         if self.basis:
@@ -154,11 +170,11 @@ class Decision(_Out):
             for f in by_stage.get(st.stage, []):
                 tag = "" if f.verification == "verified" else f" **[{f.verification.upper()}]**"
                 cites = "; ".join(c.markdown() for c in f.citations)
-                out.append(f"- {f.reason}{tag} ({cites}) `{f.rule_id}`")
+                out.append(f"- {_md(f.reason)}{tag} ({cites}) `{f.rule_id}`")
             for rq in st.requirements:
                 if rq.status == "unmet" and rq.reason:
                     looked = f" Looked for: {', '.join(f'`{r}`' for r in rq.looked_for)}." if rq.looked_for else ""
-                    out.append(f"- {rq.reason}{looked}")
+                    out.append(f"- {_md(rq.reason)}{looked}")
         if self.unverified:
             out.append("")
             out.append(

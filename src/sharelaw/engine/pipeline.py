@@ -24,6 +24,7 @@ implementation. In short:
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
@@ -599,6 +600,17 @@ def _summary(outcome, runs, basis, missing, render) -> str:
     )
 
 
+def plain_text(text: str | None) -> str:
+    """Free text from a request (a name), safe to put in a rationale: every control or
+    format character (newline, tab, escape, bidirectional override, ...) becomes a space
+    and runs of spaces one, so a name can neither start a line of its own (forging
+    "MUST SHARE") nor drive a terminal (ANSI escapes) nor reorder what is shown."""
+    if not text:
+        return ""
+    cleaned = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in text)
+    return " ".join(cleaned.split())
+
+
 class _Renderer:
     """Fills ``{fact.name}`` placeholders with the request's values, as plain English."""
 
@@ -607,8 +619,8 @@ class _Renderer:
     def __init__(self, req: SharingRequest, facts: Mapping[str, object]) -> None:
         self.facts = facts
         self.values: dict[str, str] = {
-            "discloser": req.discloser.name or f"the {req.discloser.kind.label}",
-            "recipient": req.recipient.name or f"the {req.recipient.kind.label}",
+            "discloser": plain_text(req.discloser.name) or f"the {req.discloser.kind.label}",
+            "recipient": plain_text(req.recipient.name) or f"the {req.recipient.kind.label}",
             "as_at": req.as_at.isoformat(),
         }
 
