@@ -315,7 +315,7 @@ def test_not_assessed_needs_no_reason():
 
 def test_data_categories_must_be_given_and_must_not_repeat():
     assert locs(make(data__categories=[])) == {"data.categories": "too_short"}
-    assert locs(make(data__categories=["health", "health"])) == {"data": "value_error"}
+    assert locs(make(data__categories=["health", "health"])) == {"data.categories": "value_error"}
 
 
 # ---------------------------------------------------------------------- immutability
@@ -442,3 +442,30 @@ def test_json_round_trip(data):
 def test_json_round_trip_through_text():
     req = parse_request(RICH)
     assert SharingRequest.model_validate_json(req.model_dump_json()) == req
+
+
+def test_every_bad_field_is_named_even_with_cross_field_checks():
+    """Issue 10 item 4: a cross-part check (who may decide for whom) and a repeated category
+    are reported alongside other bad fields, not only once those are fixed."""
+    import json
+    from pathlib import Path
+
+    example = json.loads((Path(__file__).parent.parent / "examples" / "01-council-health-data-to-marketing-company.json").read_text("utf-8"))
+    req = example.get("request", example)
+    req = json.loads(json.dumps(req))
+    req["purpose"] = "nonsense"
+    req["subject"] = {"age": 10}
+    req["consent"] = {"state": "explicit_for_this", "given_by": "welfare_attorney"}
+    req["data"]["identifiability"] = "bad"
+    req["data"]["categories"] = ["health", "health"]
+    with pytest.raises(RequestError) as exc:
+        parse_request(req)
+    found = {(e.loc, e.code) for e in exc.value.errors}
+    assert ("purpose", "enum") in found and ("data.identifiability", "enum") in found
+    assert ("data.categories", "value_error") in found
+    assert any(e.loc == "<request>" and "welfare_attorney" in e.message for e in exc.value.errors)
+    # the cross-part check is not run on a field that is itself bad
+    req["subject"] = {"age": "ten"}
+    with pytest.raises(RequestError) as exc:
+        parse_request(req)
+    assert not any("welfare_attorney" in e.message for e in exc.value.errors)

@@ -19,6 +19,7 @@ from pydantic import (
     PlainValidator,
     StrictBool,
     ValidationError,
+    field_validator,
     WithJsonSchema,
     model_validator,
 )
@@ -147,11 +148,13 @@ class DataDescription(_Model):
         "individuals, no substantial damage or distress; DPA 1998 s33's relevant conditions before 25 May 2018).",
     )
 
-    @model_validator(mode="after")
-    def _unique(self) -> "DataDescription":
-        if len(set(self.categories)) != len(self.categories):
+    @field_validator("categories")
+    @classmethod
+    def _unique(cls, categories: tuple[DataCategory, ...]) -> tuple[DataCategory, ...]:
+        # A field validator, so it runs (and is reported) even when another field is bad.
+        if len(set(categories)) != len(categories):
             raise ValueError("categories must not repeat")
-        return self
+        return categories
 
 
 class Consent(_Model):
@@ -288,18 +291,38 @@ class SharingRequest(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> "SharingRequest":
-        age = self.subject.age
-        if self.consent.given_by is ConsentGiver.WELFARE_ATTORNEY and isinstance(age, int) and age < 18:
-            raise ValueError(
-                "consent.given_by cannot be 'welfare_attorney' for a person under 18: only a person aged 18 or over "
-                "can make a lasting power of attorney (Mental Capacity Act 2005 s9(2)(c))"
-            )
-        if self.consent.given_by is ConsentGiver.WELFARE_DEPUTY and isinstance(age, int) and age < 16:
-            raise ValueError(
-                "consent.given_by cannot be 'welfare_deputy' for a child under 16: the Mental Capacity Act 2005 "
-                "powers are not exercisable for a person under 16 (s2(5))"
-            )
+        problem = _giver_age_problem(self.consent.given_by.value, self.subject.age)
+        if problem:
+            raise ValueError(problem)
         return self
+
+
+def _giver_age_problem(giver: object, age: object) -> str | None:
+    """Who can decide for whom, by age (MCA 2005): the one check across request parts."""
+    if not isinstance(age, int) or isinstance(age, bool):
+        return None
+    if giver == ConsentGiver.WELFARE_ATTORNEY.value and age < 18:
+        return ("consent.given_by cannot be 'welfare_attorney' for a person under 18: only a person aged 18 or over "
+                "can make a lasting power of attorney (Mental Capacity Act 2005 s9(2)(c))")
+    if giver == ConsentGiver.WELFARE_DEPUTY.value and age < 16:
+        return ("consent.given_by cannot be 'welfare_deputy' for a child under 16: the Mental Capacity Act 2005 "
+                "powers are not exercisable for a person under 16 (s2(5))")
+    return None
+
+
+def _cross_part_errors(data: Mapping[str, Any], errors: list[FieldError]) -> list[FieldError]:
+    """The checks across request parts, run on the raw request when some other field is bad
+    (pydantic runs a model's own cross-field check only once every field is valid), so that
+    every bad field is named at once. A check whose fields are themselves bad is not run: their
+    own errors say what to fix first."""
+    bad = {e.loc for e in errors}
+    consent, subject = data.get("consent"), data.get("subject")
+    if not isinstance(consent, Mapping) or not isinstance(subject, Mapping):
+        return []
+    if {"consent.given_by", "subject.age", "consent", "subject"} & bad:
+        return []
+    problem = _giver_age_problem(consent.get("given_by"), subject.get("age"))
+    return [FieldError(loc="<request>", message=problem, code="value_error")] if problem else []
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
@@ -332,5 +355,7 @@ def parse_request(data: Mapping[str, Any] | SharingRequest) -> SharingRequest:
         return SharingRequest.model_validate(data)
     except ValidationError as exc:
         errors = errors_from_validation(exc)
+        if not any(e.loc == "<request>" for e in errors):
+            errors += _cross_part_errors(data, errors)
         code = "request_out_of_scope" if any(e.code == "out_of_scope" for e in errors) else None
         raise RequestError(errors, code=code) from None
