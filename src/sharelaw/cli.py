@@ -87,7 +87,12 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.lines:
             print(line, file=sys.stderr)
         return EXIT_INPUT
-    except RulesetError as exc:  # the user's rule files become InputError; these are the shipped ones
+    except RulesetError as exc:
+        if getattr(args, "rules", None) or getattr(args, "paths", None):
+            # the user's rule files (e.g. an engine limit found when the engine starts)
+            print("error: the rules given are invalid:", file=sys.stderr)
+            print(exc.render(), file=sys.stderr)
+            return EXIT_INPUT
         print("internal error: the shipped rules are invalid:", file=sys.stderr)
         print(exc.render(), file=sys.stderr)
         return EXIT_INTERNAL

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import RulesetErrors
+from ..errors import EngineError, RulesetError, RulesetErrors
+from ..rules.reference import predicate_error
 from .static import Diagnostic, analyse
 from ..rules.bundle import Bundle, default_ruleset_dir
 from ..rules.loader import discover, file_format
@@ -118,11 +119,37 @@ def check(paths: list[str | Path]) -> Report:
         return report
     report.rules = len(bundle.rules)
     report.protocols = len(bundle.protocols)
+    limits = engine_limits(bundle)
+    if limits:  # rules the engine cannot compile: the analysis would only repeat the fault
+        report.diagnostics = sorted((_from_error(e) for e in limits), key=_order)
+        report.seconds = time.perf_counter() - started
+        return report
     diagnostics = analyse(bundle, segments=list(bundle.all_segments()), domains=_domains_for(bundle))
     diagnostics.extend(_may_widen(bundle))
     report.diagnostics = sorted(diagnostics, key=_order)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def engine_limits(bundle: Bundle) -> list[RulesetError]:
+    """What `check` passes, the engine accepts: compile every rule as both evaluators do
+    (the reference evaluator's Python predicates, then every segment through durable-rules)
+    and report each rule they cannot take, at its file and line (``ruleset_engine_limit``)."""
+    from ..engine.durable import DurableEvaluator
+
+    errors = [e for r in bundle.rules.values() if (e := predicate_error(r)) is not None]
+    if errors:
+        return errors
+    evaluator = DurableEvaluator()
+    try:
+        evaluator.prepare(bundle)
+    except RulesetErrors as exc:
+        return list(exc.errors)
+    except EngineError as exc:  # the core refused a segment but no single rule of it
+        return [RulesetError("ruleset_engine_limit", f"durable-rules cannot compile these rules: {exc}")]
+    finally:
+        evaluator.close()
+    return []
 
 
 def _domains_for(bundle: Bundle):

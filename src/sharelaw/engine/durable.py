@@ -72,7 +72,21 @@ class DurableEvaluator:
             try:
                 self._handle(segment)
             except EngineError as exc:
-                raise self._culprit(segment) or exc
+                raise self._culprit(segment) or self._segment_error(segment, exc) from exc
+
+    @staticmethod
+    def _segment_error(segment: Segment, exc: Exception) -> RulesetErrors:
+        """The core refused a segment although it takes each of its rules alone: too many
+        rules with the same condition (error 108), too many sibling tests (303), ... The
+        rules are the rule author's to split, so this is a rule-file error, not a fault."""
+        files = sorted({r.file for r in segment.rules})
+        first = min(segment.rules, key=lambda r: (r.file, r.line or 0))
+        return RulesetErrors([RulesetError(
+            "ruleset_engine_limit",
+            f"durable-rules cannot compile the {len(segment.rules)} rules of {segment.key} together ({exc}); "
+            f"it takes each alone. It allows at most about 256 rules with the same condition and 64 sibling "
+            f"tests in one stage: split or narrow them (files: {', '.join(files)})",
+            file=first.file, line=first.line, rule_id=first.id)])
 
     def _culprit(self, segment: Segment) -> RulesetError | None:
         for rule in segment.rules:

@@ -52,6 +52,25 @@ def predicate(cond: Cond) -> Predicate:
     return eval(f"lambda f, c=c: {body}", {"c": tuple(consts)})  # noqa: S307 - source built from validated AST only
 
 
+def predicate_error(rule: Rule):
+    """A ``ruleset_engine_limit`` error if the rule's condition cannot be compiled (nested
+    deeper than Python's parser or stack allows), else None."""
+    from ..errors import RulesetError
+
+    try:
+        predicate(rule.when)
+        holds(rule.when, {})
+    except KeyError:
+        return None  # evaluated as far as the first fact: it compiles and it runs
+    except (RecursionError, SyntaxError, MemoryError) as exc:
+        return RulesetError(
+            "ruleset_engine_limit",
+            f"this rule's condition is nested too deeply to evaluate ({type(exc).__name__}); "
+            "flatten it (any/all lists instead of nesting, or definitions)",
+            file=rule.file, line=rule.line, rule_id=rule.id)
+    return None
+
+
 def fire(rules: Sequence[Rule], facts: Mapping[str, object]) -> list[str]:
     """Ids of the rules whose conditions hold, in stage order (rules are pre-sorted)."""
     return [r.id for r in rules if holds(r.when, facts)]
