@@ -488,12 +488,14 @@ def run_prove(args: argparse.Namespace) -> tuple[str, int]:
 # ---------------------------------------------------------------------- audit
 
 
-def open_log(url: str, *, create: bool = False):
-    from .audit import AuditLog, LogNotFound
+def open_log(url: str, *, create: bool = False, read_only: bool = False):
+    """The log at ``url``; ``read_only`` for the commands that only read it (verify, head,
+    show, export, replay), so that an auditor with read access alone can run them."""
+    from .audit import AuditError, AuditLog
 
     try:
-        return AuditLog.open(url, create=create)
-    except LogNotFound as exc:
+        return AuditLog.open(url, create=create, read_only=read_only)
+    except AuditError as exc:
         raise InputError([f"error: {exc}"]) from None
 
 
@@ -541,14 +543,14 @@ def run_audit_act(args: argparse.Namespace) -> str:
 
 
 def run_audit_verify(args: argparse.Namespace) -> tuple[str, int]:
-    with open_log(args.log) as log:
+    with open_log(args.log, read_only=True) as log:
         report = log.verify()
     out = to_json(report.to_dict()) if args.format == "json" else report.render()
     return out, EXIT_OK if report.ok else EXIT_INTERNAL
 
 
 def run_audit_show(args: argparse.Namespace) -> str:
-    with open_log(args.log) as log:
+    with open_log(args.log, read_only=True) as log:
         try:
             rec = log.get(args.decision_id)
         except KeyError:
@@ -563,7 +565,7 @@ def run_audit_export(args: argparse.Namespace) -> str:
     from .audit.export import write_csv, write_jsonl
 
     writer = write_csv if args.format == "csv" else write_jsonl
-    with open_log(args.log) as log:
+    with open_log(args.log, read_only=True) as log:
         if args.output:
             try:
                 with open(args.output, "w", encoding="utf-8", newline="") as fh:
@@ -577,7 +579,7 @@ def run_audit_export(args: argparse.Namespace) -> str:
 
 
 def run_audit_head(args: argparse.Namespace) -> str:
-    with open_log(args.log) as log:
+    with open_log(args.log, read_only=True) as log:
         seq, digest = log.head()
     return f"{seq} {digest}\n"
 
@@ -588,7 +590,7 @@ def run_replay(args: argparse.Namespace) -> tuple[str, int]:
 
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     progress = Progress("replayed") if show else None
-    with open_log(args.log) as log:
+    with open_log(args.log, read_only=True) as log:
         check = log.verify()
         if not check.ok:
             out = to_json({"verify": check.to_dict()}) if args.format == "json" else check.render()

@@ -56,13 +56,14 @@ __all__ = [
 ]
 
 
-def open_store(url: str, *, create: bool = True) -> Store:
-    """The store for ``url``: ``postgresql://`` or ``postgres://`` URIs, ``sqlite:///PATH``, or a plain path."""
+def open_store(url: str, *, create: bool = True, read_only: bool = False) -> Store:
+    """The store for ``url``: ``postgresql://`` or ``postgres://`` URIs, ``sqlite:///PATH``, or a plain path.
+    ``read_only`` opens an existing log so that nothing can be written through it (never created)."""
     text = str(url)
     if text.startswith(("postgresql://", "postgres://")):
         from .postgres import PostgresStore
 
-        return PostgresStore(text, create=create)
+        return PostgresStore(text, create=create, read_only=read_only)
     if text.startswith("sqlite:"):
         if not text.startswith("sqlite:///") or len(text) == len("sqlite:///"):
             raise LogNotFound(f"write a SQLite log as sqlite:///relative/path.db or sqlite:////absolute/path.db, not {text!r}")
@@ -73,7 +74,7 @@ def open_store(url: str, *, create: bool = True) -> Store:
         path = text
     from .sqlite import SQLiteStore
 
-    return SQLiteStore(path, create=create)
+    return SQLiteStore(path, create=create, read_only=read_only)
 
 
 class AuditLog:
@@ -90,10 +91,13 @@ class AuditLog:
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, url: str, *, create: bool = True, clock: Callable[[], datetime] | None = None) -> "AuditLog":
+    def open(cls, url: str, *, create: bool = True, read_only: bool = False,
+             clock: Callable[[], datetime] | None = None) -> "AuditLog":
         """Open (by default creating) the log at ``url``. ``LogNotFound`` if it is absent and
-        ``create`` is false, or cannot be reached."""
-        return cls(open_store(url, create=create), clock=clock)
+        ``create`` is false, or cannot be reached. ``read_only`` opens an existing log for
+        reading only (SQLite ``mode=ro``, PostgreSQL read-only transactions): what an auditor
+        with read access alone can verify, show, export and replay."""
+        return cls(open_store(url, create=create and not read_only, read_only=read_only), clock=clock)
 
     @property
     def url(self) -> str:

@@ -8,6 +8,10 @@ log before ``record()`` returns. Needs psycopg 3 (``pip install 'sharelaw[postgr
 The URL is a libpq connection URI, passed to psycopg unchanged, e.g.
 ``postgresql://user:password@host:5432/dbname`` (add
 ``?options=-csearch_path%3Dmyschema`` to keep the tables in a schema of their own).
+
+Opened ``read_only`` (verify, head, show, export, replay), the session's transactions are
+READ ONLY, and a role granted only SELECT on the four tables (and USAGE on their schema)
+is enough: docs/security.md gives the grants.
 """
 
 from __future__ import annotations
@@ -24,19 +28,22 @@ class PostgresStore(Store):
     _for_update = " FOR UPDATE"
     _snapshot_sql = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
-    def __init__(self, url: str, *, create: bool = True) -> None:
+    def __init__(self, url: str, *, create: bool = True, read_only: bool = False) -> None:
         try:
             import psycopg
         except ImportError:  # pragma: no cover - depends on the installation
             raise AuditError("a PostgreSQL audit log needs psycopg 3: pip install 'sharelaw[postgres]'") from None
         self.url = url
+        self.read_only = read_only
         self._lock = threading.RLock()
         try:
             self._conn = psycopg.connect(url, autocommit=True)
         except psycopg.OperationalError as exc:
             raise LogNotFound(f"cannot connect to the PostgreSQL audit log: {str(exc).strip()}") from None
         try:
-            self._ensure_schema(create)
+            if read_only:
+                self._conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            self._ensure_schema(create and not read_only)
         except BaseException:
             self._conn.close()
             raise

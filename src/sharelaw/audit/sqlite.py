@@ -5,6 +5,14 @@ before reading the head, so several processes (or threads) appending to one file
 produce one chain; with ``synchronous=FULL`` a commit is on disk when ``record()``
 returns, so a record whose append returned survives the process being killed (and,
 with a disk that honours fsync, the machine losing power).
+
+Opened ``read_only`` (for verify, head, show, export and replay), the file is opened with
+the URI ``mode=ro``, so nothing can be written through the connection and a reader with
+read access only (file permissions, a read-only mount) can use it. A WAL database opened
+read-only still needs its ``-shm`` index: when that cannot be created (the directory is
+read-only and the log is not open elsewhere) and there is no write-ahead file holding
+records not yet copied into the database, the file is opened ``immutable=1`` instead;
+with a non-empty ``-wal`` file it is refused rather than read without those records.
 """
 
 from __future__ import annotations
@@ -13,8 +21,9 @@ import os
 import sqlite3
 import threading
 from pathlib import Path
+from urllib.parse import quote
 
-from .store import SCHEMA, LogNotFound, Store, initial_rows
+from .store import SCHEMA, AuditError, LogNotFound, Store, initial_rows
 
 BUSY_TIMEOUT_S = 60.0
 
@@ -23,20 +32,21 @@ class SQLiteStore(Store):
     _ph = "?"
     _snapshot_sql = "BEGIN"
 
-    def __init__(self, path: str | os.PathLike, *, create: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike, *, create: bool = True, read_only: bool = False) -> None:
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
+        self.read_only = read_only
+        self.immutable = False
         self._lock = threading.RLock()
         if not self.path.exists():
-            if not create:
+            if not create or read_only:
                 raise LogNotFound(f"no audit log at {self.path}")
             if not self.path.parent.is_dir():
                 raise LogNotFound(f"cannot create an audit log at {self.path}: no such directory {self.path.parent}")
-        self._conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S, isolation_level=None,
-                                     check_same_thread=False)
-        # Bytes that are not UTF-8 (a damaged file) are read back as they are, so that
-        # verification reports them as a bad record instead of failing to read.
-        self._conn.text_factory = lambda raw: raw.decode("utf-8", "surrogateescape")
+        if read_only:
+            self._conn = self._connect_read_only()
+            return
+        self._conn = self._connect(str(self.path))
         try:
             self._conn.execute("PRAGMA journal_mode=WAL").fetchone()
             self._conn.execute("PRAGMA synchronous=FULL")
@@ -45,6 +55,58 @@ class SQLiteStore(Store):
         except BaseException:
             self._conn.close()
             raise
+
+    @staticmethod
+    def _connect(target: str, uri: bool = False) -> sqlite3.Connection:
+        conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False,
+                               uri=uri)
+        # Bytes that are not UTF-8 (a damaged file) are read back as they are, so that
+        # verification reports them as a bad record instead of failing to read.
+        conn.text_factory = lambda raw: raw.decode("utf-8", "surrogateescape")
+        return conn
+
+    def _uri(self, query: str) -> str:
+        return "file:" + quote(str(self.path.absolute())) + "?" + query
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        if not os.access(self.path, os.R_OK):
+            raise LogNotFound(f"cannot read the audit log {self.path}: permission denied")
+        self._conn = self._connect(self._uri("mode=ro"), uri=True)
+        try:
+            self._ensure_schema(False)
+            return self._conn
+        except sqlite3.OperationalError as exc:
+            self._conn.close()
+            if getattr(exc, "sqlite_errorname", "") not in ("SQLITE_READONLY_DIRECTORY", "SQLITE_CANTOPEN",
+                                                            "SQLITE_READONLY"):
+                raise
+        except BaseException:
+            self._conn.close()
+            raise
+        # A WAL database whose -shm index cannot be created (a read-only directory). Only a
+        # log with nothing in its write-ahead file can be read without it.
+        wal = self.path.with_name(self.path.name + "-wal")
+        try:
+            pending = wal.stat().st_size
+        except FileNotFoundError:
+            pending = 0
+        except OSError as exc:
+            raise AuditError(f"cannot open the audit log {self.path} read-only: cannot read {wal}: "
+                             f"{exc.strerror or exc}") from None
+        if pending:
+            raise AuditError(
+                f"cannot open the audit log {self.path} read-only: its write-ahead file {wal} holds records not yet "
+                "in the database, and they cannot be read without write access to the directory "
+                f"{self.path.parent} (copy the log with its -wal file to a writable directory, or have its "
+                "operator checkpoint it)")
+        self.immutable = True
+        self._conn = self._connect(self._uri("mode=ro&immutable=1"), uri=True)
+        try:
+            self._ensure_schema(False)
+        except BaseException:
+            self._conn.close()
+            raise
+        return self._conn
 
     def _ensure_schema(self, create: bool) -> None:
         exists = self._one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_records'")

@@ -58,6 +58,7 @@ class Store:
     url: str
     _ph = "?"
     _lock: threading.RLock
+    read_only: bool = False
 
     # ------------------------------------------------------------ subclass hooks
 
@@ -103,6 +104,8 @@ class Store:
         """Append one record in one transaction under the append lock: read the head, build
         the body for the next seq and the head's hash, insert it (and its bundle if new),
         move the head, commit. Durable when this returns."""
+        if self.read_only:
+            raise AuditError(f"the audit log {self.url} is open read-only: nothing can be appended")
         with self._lock:
             return self._append(make_body, bundle, needs_decision)
 
@@ -154,6 +157,8 @@ class Store:
 
     def archive_bundle(self, bundle_hash: str, sources: dict[str, str]) -> None:
         """Archive a bundle outside a record's append (a no-op if it is already there)."""
+        if self.read_only:
+            raise AuditError(f"the audit log {self.url} is open read-only: nothing can be archived")
         with self._lock:
             self._begin_append()
             try:
