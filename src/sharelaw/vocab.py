@@ -352,6 +352,16 @@ class DutyDiscretion(Labelled):
     NO_DUTY = "no_duty", "no duty"
 
 
+class DutySource(Labelled):
+    """Where a stage-1 duty that leaves no discretion comes from (which part of HRA 1998 s6
+    excuses compliance with it, and whether an enactment requires the disclosure)."""
+
+    PRIMARY_LEGISLATION = "primary_legislation", "an Act of Parliament"
+    SUBORDINATE_LEGISLATION = "subordinate_legislation", "regulations made under an Act"
+    COURT_ORDER = "court_order", "an order of a court"
+    NONE = "none", "no duty without discretion"
+
+
 BASIS_RANK: dict[BasisKind, int] = {k: i for i, k in enumerate(BasisKind)}
 
 

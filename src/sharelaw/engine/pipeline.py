@@ -56,6 +56,7 @@ from ..vocab import (
     BasisKind,
     ConditionCode,
     DutyDiscretion,
+    DutySource,
     EffectKind,
     Outcome,
     Stage,
@@ -490,6 +491,13 @@ def _establish(run: _StageRun, facts: dict[str, object]) -> None:
         # HRA 1998 s6(2)(a): a met duty that leaves no discretion. If several duties are met,
         # one without discretion is enough: the authority could not have acted differently.
         discretions = {r.effect.duty_discretion for r in basis_rules}
+        # The strongest source among the met duties that leave no discretion and compel this
+        # disclosure, each taken from one rule (never the source of one basis with the
+        # discretion of another).
+        sources = {r.effect.duty_source for r in basis_rules if r.effect.required_by_law}
+        facts["vires.unqualified_duty_source"] = next(
+            (s.value for s in (DutySource.PRIMARY_LEGISLATION, DutySource.SUBORDINATE_LEGISLATION, DutySource.COURT_ORDER)
+             if s in sources), DutySource.NONE.value)
         facts["vires.duty_discretion"] = (
             DutyDiscretion.NONE.value if DutyDiscretion.NONE in discretions
             else DutyDiscretion.QUALIFIED.value if DutyDiscretion.QUALIFIED in discretions

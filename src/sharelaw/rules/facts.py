@@ -24,6 +24,7 @@ from ..vocab import (
     ConsentState,
     DataCategory,
     DutyDiscretion,
+    DutySource,
     HarmLevel,
     HarmTo,
     Identifiability,
@@ -114,6 +115,14 @@ _SPECS: list[FactSpec] = [
         Stage.HRA,
     ),
     _bool("vires.required_by_law", "A stage-1 duty compels this disclosure (it is required by law).", Stage.HRA),
+    _enum(
+        "vires.unqualified_duty_source",
+        DutySource,
+        "Where a stage-1 duty that leaves no discretion, and that compels this disclosure, comes from: an Act "
+        "(HRA 1998 s6(2)(a)), regulations made under an Act, or a court order; 'none' if there is no such duty. "
+        "One rule gives it, so the source and the absence of discretion are never those of two different bases.",
+        Stage.HRA,
+    ),
     _enum(
         "vires.duty_discretion",
         DutyDiscretion,

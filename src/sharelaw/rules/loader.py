@@ -15,7 +15,8 @@ Error codes (stable; documented in docs/rulesets.md):
 - ``ruleset_unknown_requirement`` an effect names a requirement its stage does not declare
 - ``ruleset_bad_effect``         an effect is inconsistent (e.g. a stage-1 power without a basis)
 - ``ruleset_bad_template``       a reason uses an unknown placeholder
-- ``ruleset_bad_dates``          a rule's dates fall outside its file's dates
+- ``ruleset_bad_dates``          a rule's dates fall outside its file's dates, or a date is not on
+  the calendar (``2026-02-30``, month 13, year 0), at its line
 - ``ruleset_engine_limit``       durable-rules cannot compile a rule's condition (more than 31
   expressions); raised when an Engine is created
 - ``ruleset_unreadable``         a path under the rules is not a readable regular rule file: a
@@ -73,7 +74,25 @@ _OPS = {"in", "not_in", "eq", "ne"}
 
 class _Loader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2 booleans: only true/false are booleans, so the
-    vocabulary values yes, no, on and off stay strings."""
+    vocabulary values yes, no, on and off stay strings.
+
+    A date the calendar does not have (``2026-02-30``, month 13, year 0) is kept as its text
+    and noted in ``bad_dates`` with its line, never a raw ``ValueError`` from the
+    constructor; ``read_yaml`` turns the notes into ``ruleset_bad_dates`` errors."""
+
+    def __init__(self, stream) -> None:
+        super().__init__(stream)
+        self.bad_dates: list[tuple[str, str, int]] = []  # (text, why, line)
+
+    def construct_yaml_timestamp(self, node):
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError) as exc:
+            self.bad_dates.append((node.value, str(exc), node.start_mark.line + 1))
+            return node.value
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -120,10 +139,27 @@ class _Source:
         return self.lines.get(())
 
 
+def parse_yaml(text: str) -> tuple[yaml.Node | None, Any, list[tuple[str, str, int]]]:
+    """One pass over ``text``: its node tree (for lines), its data, and its impossible dates.
+
+    Raises ``yaml.YAMLError`` for text that is not YAML."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+        return node, data, loader.bad_dates
+    finally:
+        loader.dispose()
+
+
+def bad_date_errors(bad_dates: list[tuple[str, str, int]], file: str, code: str = "ruleset_bad_dates") -> list[RulesetError]:
+    return [RulesetError(code, f"'{text}' is not a date on the calendar: {why}", file=file, line=line)
+            for text, why, line in bad_dates]
+
+
 def read_yaml(text: str, file: str) -> tuple[Any, _Source]:
     try:
-        node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)
+        node, data, bad_dates = parse_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         if "end of stream" in (getattr(exc, "problem", None) or "") and getattr(exc, "context_mark", None):
@@ -134,11 +170,11 @@ def read_yaml(text: str, file: str) -> tuple[Any, _Source]:
     if node is None:
         raise RulesetErrors([RulesetError("ruleset_schema_error", "the file is empty", file=file, line=1)])
     lines, dupes = _line_index(node)
-    if dupes:
-        raise RulesetErrors(
-            [RulesetError("ruleset_duplicate_key", f"key '{k}' appears twice in one mapping", file=file, line=ln)
-             for k, ln in dupes]
-        )
+    errors = [RulesetError("ruleset_duplicate_key", f"key '{k}' appears twice in one mapping", file=file, line=ln)
+              for k, ln in dupes]
+    errors += bad_date_errors(bad_dates, file)
+    if errors:
+        raise RulesetErrors(sorted(errors, key=lambda e: e.line or 0))
     return data, _Source(file, lines)
 
 
@@ -427,6 +463,8 @@ def _check_effect(rf, when: Cond, stage: Stage, src: _Source, path: tuple, error
         bad("discretion applies only to a stage-1 duty")
     if eff.discretion is not None and eff.discretion.value == "no_duty":
         bad("discretion is 'none' or 'qualified' ('no_duty' is what stage 1 establishes without a duty)")
+    if eff.subordinate and (stage is not Stage.VIRES or eff.basis is None or not eff.statutory):
+        bad("subordinate applies only to a stage-1 basis conferred by legislation")
     if (eff.discretion is None) != (eff.discretion_provision is None):
         bad("discretion and discretion_provision go together: say which provision makes the duty unqualified "
             "or gives its exception")

@@ -29,6 +29,7 @@ from ..vocab import (
     BasisKind,
     ConditionCode,
     DutyDiscretion,
+    DutySource,
     EffectKind,
     Interaction,
     Purpose,
@@ -96,6 +97,11 @@ class EffectFile(_File):
         "it carries its own exception or leaves a judgement (CA 1989 s47(10), Care Act 2014 s7). Omitted, a duty "
         "is treated as qualified (how sharelaw 0.2 treated every duty).",
     )
+    subordinate: bool = Field(
+        default=False,
+        description="Stage-1 statutory bases only: the basis is in subordinate legislation (regulations), not in an "
+        "Act. HRA 1998 s6(2)(a) excuses only what primary legislation compels.",
+    )
     discretion_provision: str | None = Field(
         default=None,
         description="The provision that makes the duty unqualified or gives its exception, e.g. 'Children Act "
@@ -104,6 +110,15 @@ class EffectFile(_File):
     conditions: list[ConditionCode] = Field(default_factory=list)
     ways_forward: list[WayForward] = Field(default_factory=list)
     missing: list[str] = Field(default_factory=list, description="refers only: the request fields needed.")
+
+    @property
+    def duty_source(self) -> DutySource:
+        """Where this rule's duty comes from, if it leaves no discretion."""
+        if self.duty_discretion is not DutyDiscretion.NONE:
+            return DutySource.NONE
+        if not self.statutory:
+            return DutySource.COURT_ORDER
+        return DutySource.SUBORDINATE_LEGISLATION if self.subordinate else DutySource.PRIMARY_LEGISLATION
 
     @property
     def duty_discretion(self) -> DutyDiscretion:
