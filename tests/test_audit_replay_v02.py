@@ -225,3 +225,34 @@ def test_a_decision_of_another_version_is_classified_not_failed(log_copy, tmp_pa
     assert "DECIDED DIFFERENTLY BY THIS VERSION" in text and "only the representation differs" in text
     assert main(["replay", url, "--no-progress"]) == 0
     capsys.readouterr()
+
+
+def test_a_record_of_another_version_this_version_cannot_decide_is_a_version_change(
+        log_copy, tmp_path, capsys, monkeypatch):
+    """A record of another version that this version cannot decide (its request refused, as a
+    request using a value only that version knew would be) is reported as not replayable by this
+    version, exit 0; the same from a record of this very version is a failure."""
+    from sharelaw.errors import FieldError, RequestError
+
+    (_, _, h, req, _), = _decision_records(log_copy)[:1]
+    with AuditLog.open(str(log_copy), create=False) as old:
+        engine = Engine(old.bundle(h))
+    dec = engine.decide(req)
+    engine.close()
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    with AuditLog.open(url) as log:
+        log.record(dec.model_copy(update={"engine_version": "0.1.9"}), req, actor=ACTOR, bundle=engine.bundle)
+        log.record(dec, req, actor=ACTOR, bundle=engine.bundle)
+        assert log.verify().ok
+
+        def refuse(self, request):  # this version refuses the stored request
+            raise RequestError([FieldError("purpose", "not a purpose this version knows", "enum")])
+
+        monkeypatch.setattr(Engine, "decide", refuse)
+        report = reproduce(log)
+    (v,) = report.version_changes
+    assert v.kind == "not_replayable" and "cannot be decided by this version" in v.substance[0]
+    assert v.recorded_by.startswith("sharelaw 0.1.9")
+    (m,) = report.mismatches  # the record of this very version must replay: a failure
+    assert m.seq == 2 and not report.ok
+    assert "NOT REPLAYABLE BY THIS VERSION" in render(report)

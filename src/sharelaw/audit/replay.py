@@ -138,7 +138,8 @@ class Mismatch:
 @dataclass
 class VersionDifference:
     """A decision recorded by another engine or schema version that did not come back byte
-    for byte: ``kind`` is ``representation`` (same substance) or ``substance``."""
+    for byte: ``kind`` is ``representation`` (same substance), ``substance``, or
+    ``not_replayable`` (this version cannot decide it at all; ``substance`` says why)."""
 
     seq: int
     decision_id: str
@@ -275,7 +276,15 @@ def reproduce(log: AuditLog, progress: Progress | None = None) -> ReplayReport:
                 engine = engines.get(rec.bundle_hash, _evaluator(rec))
                 new = engine.decide(rec.request).model_dump(mode="json")
             except Exception as exc:  # noqa: BLE001 - each record is reported, none stops the replay
-                report.mismatches.append(Mismatch(rec.seq, rec.decision_id, _why_not(exc, stored, "cannot replay")))
+                if recorded_by != THIS_VERSION:
+                    # A record of another version that this version cannot decide (its request or its
+                    # archived rules no longer load) is a change of version: the log verified, so the
+                    # record is what that version decided. Only this version's own records must replay.
+                    report.version_changes.append(VersionDifference(
+                        rec.seq, rec.decision_id, stored.get("request_id"), recorded_by, THIS_VERSION,
+                        "not_replayable", [], [_why_not(exc, stored, "cannot be decided by this version")]))
+                else:
+                    report.mismatches.append(Mismatch(rec.seq, rec.decision_id, _why_not(exc, stored, "cannot replay")))
                 continue
             kind, fields, subst = classify(stored, new)
             if kind == "identical":
@@ -393,6 +402,11 @@ def render(report: ReplayReport) -> str:
             out.append(f"  {len(seqs)} recorded by {rec_by}, replayed by {rep_by}: the same outcome, basis, "
                        f"rules fired, stage results, missing items and conditions; only the representation "
                        f"differs ({', '.join(fields)}): seq {', '.join(map(str, seqs))}")
+        for v in report.version_changes:
+            if v.kind == "not_replayable":
+                rid = f" request {v.request_id}" if v.request_id else ""
+                out.append(f"  NOT REPLAYABLE BY THIS VERSION seq {v.seq} decision {v.decision_id}{rid} "
+                           f"(recorded by {v.recorded_by}, replayed by {v.replayed_by}): {'; '.join(v.substance)}")
         for v in report.version_changes:
             if v.kind == "substance":
                 rid = f" request {v.request_id}" if v.request_id else ""
