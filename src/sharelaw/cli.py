@@ -491,18 +491,46 @@ def run_prove(args: argparse.Namespace) -> tuple[str, int]:
 def open_log(url: str, *, create: bool = False, read_only: bool = False):
     """The log at ``url``; ``read_only`` for the commands that only read it (verify, head,
     show, export, replay), so that an auditor with read access alone can run them."""
-    from .audit import AuditError, AuditLog
+    from .audit import AuditError, AuditLog, LogDamaged
 
     try:
         return AuditLog.open(url, create=create, read_only=read_only)
+    except LogDamaged:
+        raise
     except AuditError as exc:
         raise InputError([f"error: {exc}"]) from None
+
+
+def damaged_log_verdict(run):
+    """A log whose store is damaged (not a database, truncated, corrupt) gives the verdict
+    DAMAGED with the reason and exit 1, as any other damage: on stdout for verify and
+    replay (as JSON with --format json), on stderr for the other audit commands."""
+    import functools
+
+    @functools.wraps(run)
+    def guarded(args: argparse.Namespace):
+        from .audit import LogDamaged, damaged_report
+
+        try:
+            return run(args)
+        except LogDamaged as exc:
+            report = damaged_report(str(exc))
+        if run.__name__ in ("run_audit_verify", "run_replay"):
+            if getattr(args, "format", None) == "json":
+                data = report.to_dict()
+                return to_json(data if run.__name__ == "run_audit_verify" else {"verify": data}), EXIT_INTERNAL
+            return report.render(), EXIT_INTERNAL
+        sys.stderr.write(report.render())
+        return "", EXIT_INTERNAL
+
+    return guarded
 
 
 def actor_of(args: argparse.Namespace) -> dict[str, Any]:
     return {"agency": args.agency, "role": args.role, "person": args.person}
 
 
+@damaged_log_verdict
 def run_audit_record(args: argparse.Namespace) -> str:
     request = parse_request(read_request(args.request))
     engine = Engine(load_bundle(args.rules)) if args.rules else default_engine()
@@ -519,10 +547,11 @@ def run_audit_record(args: argparse.Namespace) -> str:
     return f"recorded decision {rec.decision_id} (seq {rec.seq})\n" + render_text(decision)
 
 
+@damaged_log_verdict
 def run_audit_act(args: argparse.Namespace) -> str:
     from pydantic import ValidationError
 
-    from .audit import Action, AuditError
+    from .audit import Action, AuditError, LogDamaged
 
     try:
         raw = sys.stdin.read() if args.action == "-" else Path(args.action).read_text(encoding="utf-8")
@@ -537,11 +566,14 @@ def run_audit_act(args: argparse.Namespace) -> str:
     with open_log(args.log) as log:
         try:
             rec = log.record_action(args.decision_id, action, actor=actor_of(args))
+        except LogDamaged:
+            raise
         except AuditError as exc:
             raise InputError([f"error: {exc}"]) from None
     return f"recorded action {rec.record_id} on decision {args.decision_id} (seq {rec.seq})\n"
 
 
+@damaged_log_verdict
 def run_audit_verify(args: argparse.Namespace) -> tuple[str, int]:
     with open_log(args.log, read_only=True) as log:
         report = log.verify()
@@ -549,6 +581,7 @@ def run_audit_verify(args: argparse.Namespace) -> tuple[str, int]:
     return out, EXIT_OK if report.ok else EXIT_INTERNAL
 
 
+@damaged_log_verdict
 def run_audit_show(args: argparse.Namespace) -> str:
     with open_log(args.log, read_only=True) as log:
         try:
@@ -559,6 +592,7 @@ def run_audit_show(args: argparse.Namespace) -> str:
     return to_json({"record": rec.exported(), "actions": [a.exported() for a in actions]})
 
 
+@damaged_log_verdict
 def run_audit_export(args: argparse.Namespace) -> str:
     import io
 
@@ -578,12 +612,14 @@ def run_audit_export(args: argparse.Namespace) -> str:
         return buffer.getvalue()
 
 
+@damaged_log_verdict
 def run_audit_head(args: argparse.Namespace) -> str:
     with open_log(args.log, read_only=True) as log:
         seq, digest = log.head()
     return f"{seq} {digest}\n"
 
 
+@damaged_log_verdict
 def run_replay(args: argparse.Namespace) -> tuple[str, int]:
     from .audit import AuditError
     from .audit.replay import compare, render, reproduce

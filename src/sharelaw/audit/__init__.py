@@ -38,7 +38,7 @@ from .record import (
     decision_body,
     utc_iso,
 )
-from .store import AuditError, LogNotFound, Store
+from .store import AuditError, LogDamaged, LogNotFound, Store
 
 __all__ = [
     "GENESIS_HASH",
@@ -47,6 +47,7 @@ __all__ = [
     "Actor",
     "AuditError",
     "AuditLog",
+    "LogDamaged",
     "LogNotFound",
     "Problem",
     "StoredRecord",
@@ -250,7 +251,20 @@ class AuditLog:
     # ------------------------------------------------------------------ verify
 
     def verify(self, progress: Callable[[int], None] | None = None) -> VerifyReport:
-        """Check the whole chain, every hash and the archived bundles, on one consistent snapshot."""
-        with self.store.snapshot():
-            return verify(self.store.rows(), self.store.head(), self.store.bundle_text,
-                          len(self.store.bundle_hashes()), progress)
+        """Check the whole chain, every hash and the archived bundles, on one consistent snapshot.
+        A store that is itself damaged (not a database, truncated, structurally corrupt, its
+        tables altered) is reported as the problem ``store_damaged``."""
+        try:
+            with self.store.snapshot():
+                structure = self.store.structure_problem()
+                if structure is not None:
+                    return damaged_report(structure)
+                return verify(self.store.rows(), self.store.head(), self.store.bundle_text,
+                              len(self.store.bundle_hashes()), progress)
+        except LogDamaged as exc:
+            return damaged_report(str(exc))
+
+
+def damaged_report(reason: str) -> VerifyReport:
+    """The verdict on a log whose store is damaged below the records."""
+    return VerifyReport(problem=Problem("store_damaged", reason))

@@ -93,6 +93,8 @@ class VerifyReport:
         where = f"record seq {p.seq}" if p.seq is not None else "the log"
         if p.record_id:
             where += f" (id {p.record_id})"
+        if p.code == "store_damaged":  # below the records: none of them could be checked
+            return f"DAMAGED: {where}: {p.code}: {p.message}\n"
         return (f"DAMAGED: {where}: {p.code}: {p.message}\n"
                 f"{self.records} record(s) before it checked out.\n")
 

@@ -70,7 +70,16 @@ class PostgresStore(Store):
             raise
 
     def _begin_append(self) -> None:
-        self._conn.execute("BEGIN")
+        self._execute("BEGIN")
+
+    def _damage(self, exc: Exception) -> str | None:
+        from psycopg import errors
+
+        if isinstance(exc, (errors.UndefinedTable, errors.UndefinedColumn)):
+            return f"the log's tables are not as a sharelaw audit log's ({str(exc).strip()}): its structure was altered"
+        if isinstance(exc, errors.DataCorrupted):
+            return f"the database reports damaged data ({str(exc).strip()})"
+        return None
 
     def close(self) -> None:
         with self._lock:

@@ -23,7 +23,7 @@ import threading
 from pathlib import Path
 from urllib.parse import quote
 
-from .store import SCHEMA, AuditError, LogNotFound, Store, initial_rows
+from .store import SCHEMA, AuditError, LogDamaged, LogNotFound, Store, initial_rows
 
 BUSY_TIMEOUT_S = 60.0
 
@@ -48,9 +48,9 @@ class SQLiteStore(Store):
             return
         self._conn = self._connect(str(self.path))
         try:
-            self._conn.execute("PRAGMA journal_mode=WAL").fetchone()
-            self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._one("PRAGMA journal_mode=WAL")
+            self._execute("PRAGMA synchronous=FULL")
+            self._execute("PRAGMA foreign_keys=ON")
             self._ensure_schema(create)
         except BaseException:
             self._conn.close()
@@ -127,7 +127,28 @@ class SQLiteStore(Store):
             raise
 
     def _begin_append(self) -> None:
-        self._conn.execute("BEGIN IMMEDIATE")
+        self._execute("BEGIN IMMEDIATE")
+
+    def _damage(self, exc: Exception) -> str | None:
+        if not isinstance(exc, sqlite3.DatabaseError):
+            return None
+        name = getattr(exc, "sqlite_errorname", "") or ""
+        if name == "SQLITE_NOTADB":
+            return (f"{self.path} is not a SQLite database ({exc}): not an audit log, or a log whose file was "
+                    "overwritten")
+        if name.startswith("SQLITE_CORRUPT"):
+            return (f"the database file {self.path} is damaged ({exc}): truncated, or its pages overwritten")
+        if isinstance(exc, sqlite3.OperationalError) and str(exc).startswith(("no such table", "no such column")):
+            return f"the log's tables are not as a sharelaw audit log's ({exc}): its structure was altered"
+        return None
+
+    def structure_problem(self) -> str | None:
+        rows = self._all("PRAGMA quick_check(20)")
+        found = [str(r[0]) for r in rows]
+        if found == ["ok"]:
+            return None
+        detail = "; ".join(line for text in found for line in text.splitlines() if not line.startswith("***"))
+        return f"the database file {self.path} is structurally damaged (SQLite quick_check: {detail})"
 
     def close(self) -> None:
         with self._lock:

@@ -51,6 +51,11 @@ class LogNotFound(AuditError):
     """There is no audit log at the URL given (and it was not to be created)."""
 
 
+class LogDamaged(AuditError):
+    """The store itself is damaged: the file is not a database, is truncated, or its
+    structure (pages, tables, indexes) is corrupt. ``verify`` reports it as ``store_damaged``."""
+
+
 class Store:
     """Base of the SQLite and PostgreSQL stores. Subclasses supply ``_conn``, ``_ph`` (the
     parameter placeholder), ``_begin`` (a transaction holding the append lock) and ``close``."""
@@ -76,18 +81,43 @@ class Store:
     def close(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _damage(self, exc: Exception) -> str | None:
+        """Why ``exc``, raised by the database, means the store is damaged; None if it does
+        not (a lock, a lost connection, a permission: raised as it is)."""
+        return None
+
+    def structure_problem(self) -> str | None:
+        """A structural check of the store below the records (SQLite's ``quick_check``): what
+        is wrong, or None."""
+        return None
+
     # ------------------------------------------------------------ helpers
 
     def _sql(self, query: str) -> str:
         return query if self._ph == "?" else query.replace("?", self._ph)
 
+    def _execute(self, query: str, params: tuple = ()) -> Any:
+        with self._damage_as_log_damaged():
+            return self._conn.execute(self._sql(query), params)
+
     def _one(self, query: str, params: tuple = ()) -> Any:
-        cur = self._conn.execute(self._sql(query), params)
-        return cur.fetchone()
+        with self._damage_as_log_damaged():
+            return self._conn.execute(self._sql(query), params).fetchone()
 
     def _all(self, query: str, params: tuple = ()) -> list:
-        cur = self._conn.execute(self._sql(query), params)
-        return cur.fetchall()
+        with self._damage_as_log_damaged():
+            return self._conn.execute(self._sql(query), params).fetchall()
+
+    @contextmanager
+    def _damage_as_log_damaged(self) -> Iterator[None]:
+        """A database error that means the store is damaged becomes ``LogDamaged``."""
+        try:
+            yield
+        except Exception as exc:
+            reason = self._damage(exc)
+            if reason is None:
+                raise
+            raise LogDamaged(reason) from None
 
     def _read(self, fn: Callable[[], Any]) -> Any:
         with self._lock:
@@ -118,16 +148,16 @@ class Store:
             ) is None:
                 raise AuditError(f"no decision {needs_decision} in this log")
             if bundle is not None and self._one("SELECT 1 FROM audit_bundles WHERE hash = ?", (bundle[0],)) is None:
-                self._conn.execute(self._sql("INSERT INTO audit_bundles (hash, sources) VALUES (?, ?)"),
+                self._execute("INSERT INTO audit_bundles (hash, sources) VALUES (?, ?)",
                                    (bundle[0], canonical(bundle[1]).decode("utf-8")))
             body = make_body(seq + 1, prev)
             text = canonical(body).decode("utf-8")
             digest = sha256(text.encode("utf-8"))
-            self._conn.execute(
-                self._sql("INSERT INTO audit_records (seq, record_id, kind, decision_id, body, hash) VALUES (?, ?, ?, ?, ?, ?)"),
+            self._execute(
+                "INSERT INTO audit_records (seq, record_id, kind, decision_id, body, hash) VALUES (?, ?, ?, ?, ?, ?)",
                 (seq + 1, body["record_id"], body["kind"], body["decision_id"], text, digest),
             )
-            self._conn.execute(self._sql("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"), (seq + 1, digest))
+            self._execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq + 1, digest))
             self._commit()
         except BaseException:
             self._rollback()
@@ -135,7 +165,7 @@ class Store:
         return StoredRecord(seq + 1, digest, text, body)
 
     def _commit(self) -> None:
-        self._conn.execute("COMMIT")
+        self._execute("COMMIT")
 
     def _rollback(self) -> None:
         try:
@@ -149,7 +179,7 @@ class Store:
     def snapshot(self) -> Iterator[None]:
         """Reads inside see one consistent state of the log (appends by others wait or stay unseen)."""
         with self._lock:
-            self._conn.execute(self._snapshot_sql)
+            self._execute(self._snapshot_sql)
             try:
                 yield
             finally:
@@ -163,7 +193,7 @@ class Store:
             self._begin_append()
             try:
                 if self._one("SELECT 1 FROM audit_bundles WHERE hash = ?", (bundle_hash,)) is None:
-                    self._conn.execute(self._sql("INSERT INTO audit_bundles (hash, sources) VALUES (?, ?)"),
+                    self._execute("INSERT INTO audit_bundles (hash, sources) VALUES (?, ?)",
                                        (bundle_hash, canonical(sources).decode("utf-8")))
                 self._commit()
             except BaseException:
