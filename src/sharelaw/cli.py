@@ -9,10 +9,11 @@
     sharelaw test PATH... [--require-full-coverage]
     sharelaw audit record REQUEST.json --log LOG --agency AGENCY --role ROLE [--person ID] [--rules PATH ...]
     sharelaw audit act LOG DECISION_ID ACTION.json --agency AGENCY --role ROLE [--person ID]
-    sharelaw audit verify LOG [--format text|json]
+    sharelaw audit verify LOG [--format text|json] [--expect-head FILE|HASH [--public-key PUB]]
     sharelaw audit show LOG DECISION_ID
     sharelaw audit export LOG [--format jsonl|csv] [--output FILE]
-    sharelaw audit head LOG
+    sharelaw audit head LOG [--sign KEY]
+    sharelaw audit keygen KEY [--public PUB]
     sharelaw replay LOG [--against current|sha256:HASH] [--rules PATH ...] [--format text|json] [--progress|--no-progress]
     sharelaw --version
 
@@ -199,6 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     verify = audit_commands.add_parser("verify", help="check the whole chain and every hash of a log")
     verify.add_argument("log", metavar="LOG")
     verify.add_argument("--format", choices=["text", "json"], default="text")
+    verify.add_argument("--expect-head", metavar="FILE|HASH",
+                        help="a head published earlier (sha256:HASH, 'SEQ sha256:HASH', or a file from 'audit head', "
+                        "signed or not) that the log must still hold")
+    verify.add_argument("--public-key", metavar="PUB", help="the public key (PEM) that signed the --expect-head file")
     verify.set_defaults(run=run_audit_verify)
     show = audit_commands.add_parser("show", help="print a decision record and its actions as JSON")
     show.add_argument("log", metavar="LOG")
@@ -211,7 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(run=run_audit_export)
     head = audit_commands.add_parser("head", help="print the log's last sequence number and hash (to publish)")
     head.add_argument("log", metavar="LOG")
+    head.add_argument("--sign", metavar="KEY", help="sign the head with this Ed25519 private key (PEM) and print "
+                      "it as JSON, to publish")
     head.set_defaults(run=run_audit_head)
+    keygen = audit_commands.add_parser("keygen", help="make an Ed25519 key pair for signing heads")
+    keygen.add_argument("key", metavar="KEY", help="the private key file to write (PEM, mode 0600; never overwritten)")
+    keygen.add_argument("--public", metavar="PUB", help="the public key file to write (default KEY.pub)")
+    keygen.set_defaults(run=run_audit_keygen)
 
     replay = commands.add_parser(
         "replay", help="re-run the decisions of an audit log",
@@ -575,8 +586,19 @@ def run_audit_act(args: argparse.Namespace) -> str:
 
 @damaged_log_verdict
 def run_audit_verify(args: argparse.Namespace) -> tuple[str, int]:
+    from .audit import AuditError
+    from .audit.anchor import expected_head
+
+    expect = None
+    if args.expect_head is not None:
+        try:
+            expect = expected_head(args.expect_head, args.public_key)
+        except AuditError as exc:
+            raise InputError([f"error: --expect-head: {exc}"]) from None
+    elif args.public_key is not None:
+        raise InputError(["error: --public-key checks the signed head given with --expect-head"])
     with open_log(args.log, read_only=True) as log:
-        report = log.verify()
+        report = log.verify(expect=expect)
     out = to_json(report.to_dict()) if args.format == "json" else report.render()
     return out, EXIT_OK if report.ok else EXIT_INTERNAL
 
@@ -614,9 +636,32 @@ def run_audit_export(args: argparse.Namespace) -> str:
 
 @damaged_log_verdict
 def run_audit_head(args: argparse.Namespace) -> str:
+    from .audit import AuditError
+    from .audit.anchor import load_private_key, sign_head
+
+    key = None
+    if args.sign is not None:
+        try:
+            key = load_private_key(args.sign)
+        except AuditError as exc:
+            raise InputError([f"error: --sign: {exc}"]) from None
     with open_log(args.log, read_only=True) as log:
         seq, digest = log.head()
+    if key is not None:
+        return json.dumps(sign_head(seq, digest, key), sort_keys=True, ensure_ascii=False) + "\n"
     return f"{seq} {digest}\n"
+
+
+def run_audit_keygen(args: argparse.Namespace) -> str:
+    from .audit import AuditError
+    from .audit.anchor import generate_key
+
+    public = args.public or args.key + ".pub"
+    try:
+        kid = generate_key(args.key, public)
+    except AuditError as exc:
+        raise InputError([f"error: {exc}"]) from None
+    return f"wrote the signing key {args.key} (keep it secret) and its public key {public}\nkey {kid}\n"
 
 
 @damaged_log_verdict

@@ -250,17 +250,19 @@ class AuditLog:
 
     # ------------------------------------------------------------------ verify
 
-    def verify(self, progress: Callable[[int], None] | None = None) -> VerifyReport:
+    def verify(self, progress: Callable[[int], None] | None = None, *, expect: Any = None) -> VerifyReport:
         """Check the whole chain, every hash and the archived bundles, on one consistent snapshot.
         A store that is itself damaged (not a database, truncated, structurally corrupt, its
-        tables altered) is reported as the problem ``store_damaged``."""
+        tables altered) is reported as the problem ``store_damaged``. ``expect``, an
+        ``anchor.ExpectedHead`` (see ``anchor.expected_head``), is a head published earlier
+        that the log must still hold: a log rewritten whole, head and all, fails here."""
         try:
             with self.store.snapshot():
                 structure = self.store.structure_problem()
                 if structure is not None:
                     return damaged_report(structure)
                 return verify(self.store.rows(), self.store.head(), self.store.bundle_text,
-                              len(self.store.bundle_hashes()), progress)
+                              len(self.store.bundle_hashes()), progress, expect)
         except LogDamaged as exc:
             return damaged_report(str(exc))
 

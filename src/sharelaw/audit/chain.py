@@ -73,6 +73,7 @@ class VerifyReport:
     head_seq: int = 0
     head_hash: str = GENESIS_HASH
     problem: Problem | None = None
+    expected_head: dict[str, Any] | None = None  # the published head found in the log, if one was expected
 
     @property
     def ok(self) -> bool:
@@ -85,9 +86,14 @@ class VerifyReport:
 
     def render(self) -> str:
         if self.ok:
-            return (f"OK: {self.records} record(s) ({self.decisions} decision(s), {self.actions} action(s)), "
-                    f"{self.bundles} rule bundle(s); the chain and every hash check out.\n"
-                    f"head: seq {self.head_seq} {self.head_hash}\n")
+            out = (f"OK: {self.records} record(s) ({self.decisions} decision(s), {self.actions} action(s)), "
+                   f"{self.bundles} rule bundle(s); the chain and every hash check out.\n"
+                   f"head: seq {self.head_seq} {self.head_hash}\n")
+            if self.expected_head is not None:
+                e = self.expected_head
+                signed = f" (signed by {e['signed_by']} at {e['signed_at']})" if e.get("signed_by") else ""
+                out += f"published head: seq {e['seq']} {e['hash']}{signed} is in the log\n"
+            return out
         p = self.problem
         assert p is not None
         where = f"record seq {p.seq}" if p.seq is not None else "the log"
@@ -111,21 +117,34 @@ def verify(
     bundle_text: Callable[[str], str | None],
     bundle_count: int,
     progress: Callable[[int], None] | None = None,
+    expect: Any = None,
 ) -> VerifyReport:
     """Check every record of a log, in order, and its head and archived bundles.
 
     ``rows`` are the stored rows in ascending ``seq`` order; ``head`` the stored
     (seq, hash) of the last record, or None if the head row is missing; ``bundle_text``
-    returns an archived bundle's stored sources (canonical JSON) by hash.
+    returns an archived bundle's stored sources (canonical JSON) by hash. ``expect`` (an
+    ``anchor.ExpectedHead``) is a head published earlier, which the log must still hold:
+    the record at its seq has its hash (or, with no seq, some record has its hash).
     """
     report = VerifyReport(bundles=bundle_count)
     prev_hash = GENESIS_HASH
     expected = 1
     decisions: set[str] = set()
     bundles_ok: set[str] = set()
+    found = expect is not None and expect.seq == 0 and expect.hash == GENESIS_HASH
     try:
         for row in rows:
             _check_row(row, expected, prev_hash, decisions, bundles_ok, bundle_text)
+            if expect is not None and not found and (expect.seq == row.seq or (expect.seq is None
+                                                                              and expect.hash == row.hash)):
+                if row.hash != expect.hash:
+                    raise _Damage(
+                        "published_head_mismatch",
+                        f"the published head says record seq {row.seq} has hash {expect.hash}, but the log's has "
+                        f"{row.hash}: the log was rewritten from there on, or replaced (or the head is not this "
+                        "log's)", row.seq, row.record_id)
+                found = True
             if row.kind == "decision":
                 report.decisions += 1
             else:
@@ -149,6 +168,17 @@ def verify(
                 "head_mismatch",
                 f"the head says seq {head[0]} {head[1]}, but the last record is seq {last} {prev_hash}",
                 seq=head[0] if head[0] >= 1 else None)
+        if expect is not None and not found:
+            if expect.seq is None:
+                raise _Damage("published_head_not_found",
+                              f"no record of the log has the published hash {expect.hash}: the log was rewritten "
+                              "or replaced (or the hash is not this log's)")
+            raise _Damage("published_head_not_reached",
+                          f"the published head is seq {expect.seq} {expect.hash}, but the log ends at seq {last}: "
+                          "records were cut from the end together with the head, or the log was replaced",
+                          seq=last + 1)
+        if expect is not None:
+            report.expected_head = expect.to_dict()
         report.head_seq, report.head_hash = last, prev_hash
     except _Damage as damage:
         report.problem = damage.problem
