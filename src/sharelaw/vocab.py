@@ -152,8 +152,15 @@ class Purpose(Labelled):
         "under its general powers"
     )
     PUBLIC_HEALTH = "public_health", "protecting or improving public health"
-    SAFEGUARDING_REVIEW = "safeguarding_review", (
-        "a safeguarding review (child safeguarding practice review, safeguarding adults review or domestic homicide review)"
+    CHILD_SAFEGUARDING_PRACTICE_REVIEW = "child_safeguarding_practice_review", (
+        "a local child safeguarding practice review of a serious child safeguarding case (Children Act 2004 s16F)"
+    )
+    SAFEGUARDING_ADULTS_REVIEW = "safeguarding_adults_review", (
+        "a safeguarding adults review of the case of an adult with care and support needs (Care Act 2014 s44)"
+    )
+    DOMESTIC_HOMICIDE_REVIEW = "domestic_homicide_review", (
+        "a domestic homicide review of the death of a person aged 16 or over (Domestic Violence, Crime and Victims "
+        "Act 2004 s9)"
     )
     OFFENDER_MANAGEMENT_SCHEME = "offender_management_scheme", (
         "an offender management scheme (such as integrated offender management) to reduce reoffending"
@@ -189,7 +196,9 @@ PURPOSE_KIND: dict[Purpose, SharingKind] = {
     Purpose.ADULT_CARE_SUPPORT: SharingKind.SERVICE_PROVISION,
     Purpose.AREA_WELLBEING: SharingKind.ROUTINE,
     Purpose.PUBLIC_HEALTH: SharingKind.ROUTINE,
-    Purpose.SAFEGUARDING_REVIEW: SharingKind.ROUTINE,
+    Purpose.CHILD_SAFEGUARDING_PRACTICE_REVIEW: SharingKind.ROUTINE,
+    Purpose.SAFEGUARDING_ADULTS_REVIEW: SharingKind.ROUTINE,
+    Purpose.DOMESTIC_HOMICIDE_REVIEW: SharingKind.ROUTINE,
     Purpose.OFFENDER_MANAGEMENT_SCHEME: SharingKind.SERVICE_PROVISION,
     Purpose.CHILD_SEX_OFFENDER_DISCLOSURE: SharingKind.CHILD_PROTECTION,
     Purpose.INFORM_PARENT_OR_CARER: SharingKind.SERVICE_PROVISION,
