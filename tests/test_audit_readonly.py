@@ -237,3 +237,39 @@ def test_postgres_auditor_role_with_select_only(pg_url, pg_role, capsys):
     with AuditLog.open(auditor, create=False) as log:
         with pytest.raises(Exception, match="permission denied"):
             log.record_action(ids[0], ACTION, actor=ACTOR)
+
+
+# The grants of docs/security.md ("Deploying the log"), for a log in schema {schema}.
+WRITER_GRANTS = [
+    "GRANT USAGE ON SCHEMA {schema} TO {role}",
+    "GRANT SELECT, INSERT ON {schema}.audit_records, {schema}.audit_bundles TO {role}",
+    "GRANT SELECT, UPDATE (seq, hash) ON {schema}.audit_head TO {role}",
+    "GRANT SELECT ON {schema}.audit_meta TO {role}",
+]
+
+
+def test_postgres_insert_only_writer_role(pg_url, pg_role, capsys):
+    """The writer role of docs/security.md appends and nothing else: it cannot update,
+    delete or truncate a record, nor touch the bundles or meta; the auditor verifies."""
+    import psycopg
+
+    ids = _fill(pg_url, 1)  # the owner creates the tables
+    writer = pg_role(WRITER_GRANTS)
+    auditor = pg_role(AUDITOR_GRANTS)
+    with AuditLog.open(writer, create=False) as log:
+        req, dec = decided(1, seed=13)[0]
+        rec = log.record(dec, req, actor=ACTOR, bundle=engine().bundle)
+        log.record_action(rec.decision_id, ACTION, actor=ACTOR)
+        conn = log.store._conn
+        for sql in ["UPDATE audit_records SET body = 'x' WHERE seq = 1",
+                    "DELETE FROM audit_records WHERE seq = 1",
+                    "TRUNCATE audit_records",
+                    "UPDATE audit_bundles SET sources = '{}'",
+                    "DELETE FROM audit_bundles",
+                    "UPDATE audit_meta SET value = 'x'",
+                    "DELETE FROM audit_head"]:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(sql)
+    assert main(["audit", "verify", auditor]) == 0
+    assert capsys.readouterr().out.startswith("OK: 4 record(s)")
+    assert ids
