@@ -17,7 +17,8 @@ from typing import Callable
 from ..errors import RulesetError, RulesetErrors
 from ..vocab import EffectKind, Stage
 from .loader import (
-    LoadedDefinitions, LoadedFile, SharedDefinition, discover, load_definitions, load_file, read_rule_file, text_format,
+    LoadedDefinitions, LoadedFile, SharedDefinition, decode_error, discover, load_definitions, load_file, read_rule_file,
+    text_format,
 )
 from .protocol import LoadedProtocol
 from .model import DEFINITIONS_FORMAT, InForce, Protocol, Requirement, Rule, facts_in
@@ -280,7 +281,7 @@ class Bundle:
                 try:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError as exc:
-                    errors.append(RulesetError("ruleset_parse_error", f"not UTF-8 text: {exc.reason} at byte {exc.start}", file=str(path)))
+                    errors.append(decode_error(exc, raw, str(path)))
                     continue
                 texts.append((str(path), rel, text, raw))
         return cls._from_texts(texts, errors)

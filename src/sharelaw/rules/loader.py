@@ -2,9 +2,13 @@
 
 Error codes (stable; documented in docs/rulesets.md):
 
-- ``ruleset_parse_error``        the file is not valid YAML
+- ``ruleset_parse_error``        the file is not valid YAML, or not UTF-8 (at the line of the first bad byte)
+- ``ruleset_yaml_alias``         the file uses a YAML anchor (``&name``) or alias (``*name``): refused
+  before anything is expanded (a "billion laughs" file, a cyclic alias)
+- ``ruleset_too_deep``           mappings and lists nested more than ``MAX_DEPTH`` (256) deep
 - ``ruleset_duplicate_key``      a mapping repeats a key
-- ``ruleset_schema_error``       a field is missing, unknown or of the wrong type
+- ``ruleset_schema_error``       a field is missing, unknown or of the wrong type, or a number is out
+  of range (a 5,000-digit priority)
 - ``ruleset_missing_citation``   a rule has no citation
 - ``ruleset_duplicate_id``       a rule, requirement or file id is used twice
 - ``ruleset_unknown_fact``       a condition names a fact that does not exist
@@ -72,27 +76,78 @@ _OPS = {"in", "not_in", "eq", "ne"}
 # ------------------------------------------------------------------ YAML with lines
 
 
+#: Deepest nesting of mappings and sequences a rule, protocol or scenario file may have. The
+#: shipped rules need 16; the YAML composer and the loader recurse once or twice per level.
+MAX_DEPTH = 256
+
+
+class RefusedYAML(yaml.MarkedYAMLError):
+    """YAML the loader refuses before building it: an anchor or alias (``ruleset_yaml_alias``),
+    nesting deeper than ``MAX_DEPTH`` (``ruleset_too_deep``). ``code`` is the error code's
+    suffix; ``problem_mark`` is where."""
+
+    def __init__(self, code: str, problem: str, mark) -> None:
+        super().__init__(problem=problem, problem_mark=mark)
+        self.code = code
+
+
 class _Loader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2 booleans: only true/false are booleans, so the
     vocabulary values yes, no, on and off stay strings.
 
-    A date the calendar does not have (``2026-02-30``, month 13, year 0) is kept as its text
-    and noted in ``bad_dates`` with its line, never a raw ``ValueError`` from the
-    constructor; ``read_yaml`` turns the notes into ``ruleset_bad_dates`` errors."""
+    Anchors and aliases are refused as they are met, before anything is expanded (rule files
+    never need them, so a "billion laughs" file or a cyclic alias is refused at once), and so
+    is nesting deeper than ``MAX_DEPTH`` (the composer recurses per level).
+
+    A date the calendar does not have (``2026-02-30``, month 13, year 0), and a decimal number
+    too long to convert (Python refuses more than 4,300 digits), is kept as its text and
+    noted in ``problems`` with its line, never a raw ``ValueError`` from the constructor;
+    ``read_yaml`` turns the notes into ``ruleset_bad_dates`` and ``ruleset_schema_error``."""
 
     def __init__(self, stream) -> None:
         super().__init__(stream)
-        self.bad_dates: list[tuple[str, str, int]] = []  # (text, why, line)
+        self.problems: list[tuple[str, str, int]] = []  # (code suffix, message, line)
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            raise RefusedYAML("yaml_alias", f"an alias (*{event.anchor}): these files do not use YAML anchors "
+                              "or aliases; write the value out (or share a condition with define:/use:)",
+                              event.start_mark)
+        if getattr(event, "anchor", None) is not None:
+            raise RefusedYAML("yaml_alias", f"an anchor (&{event.anchor}): these files do not use YAML anchors "
+                              "or aliases; write the value out (or share a condition with define:/use:)",
+                              event.start_mark)
+        if not isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            return super().compose_node(parent, index)
+        if self._depth >= MAX_DEPTH:
+            raise RefusedYAML("too_deep", f"mappings and lists nested more than {MAX_DEPTH} deep", event.start_mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
     def construct_yaml_timestamp(self, node):
         try:
             return super().construct_yaml_timestamp(node)
         except (ValueError, OverflowError) as exc:
-            self.bad_dates.append((node.value, str(exc), node.start_mark.line + 1))
+            self.problems.append(
+                ("bad_dates", f"'{node.value}' is not a date on the calendar: {exc}", node.start_mark.line + 1))
+            return node.value
+
+    def construct_yaml_int(self, node):
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:
+            digits = sum(c.isdigit() for c in node.value)
+            self.problems.append(("schema_error", f"a number of {digits} digits is out of range", node.start_mark.line + 1))
             return node.value
 
 
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -140,39 +195,62 @@ class _Source:
 
 
 def parse_yaml(text: str) -> tuple[yaml.Node | None, Any, list[tuple[str, str, int]]]:
-    """One pass over ``text``: its node tree (for lines), its data, and its impossible dates.
+    """One pass over ``text``: its node tree (for lines), its data, and the problems noted
+    while building it (``(code suffix, message, line)``: impossible dates, numbers out of range).
 
-    Raises ``yaml.YAMLError`` for text that is not YAML."""
+    Raises ``yaml.YAMLError`` for text that is not YAML, ``RefusedYAML`` (one of them) for an
+    anchor, an alias or nesting too deep."""
     loader = _Loader(text)
     try:
-        node = loader.get_single_node()
+        try:
+            node = loader.get_single_node()
+        except RecursionError:  # MAX_DEPTH should stop this first; never a raw RecursionError
+            raise RefusedYAML("too_deep", "mappings and lists nested too deep to read", None) from None
         data = loader.construct_document(node) if node is not None else None
-        return node, data, loader.bad_dates
+        return node, data, loader.problems
     finally:
         loader.dispose()
 
 
-def bad_date_errors(bad_dates: list[tuple[str, str, int]], file: str, code: str = "ruleset_bad_dates") -> list[RulesetError]:
-    return [RulesetError(code, f"'{text}' is not a date on the calendar: {why}", file=file, line=line)
-            for text, why, line in bad_dates]
+def problem_errors(problems: list[tuple[str, str, int]], file: str, prefix: str = "ruleset") -> list[RulesetError]:
+    """The problems ``parse_yaml`` noted, as errors coded ``<prefix>_<suffix>``."""
+    return [RulesetError(f"{prefix}_{suffix}", message, file=file, line=line) for suffix, message, line in problems]
+
+
+def yaml_error(exc: yaml.YAMLError, text: str, file: str, prefix: str = "ruleset") -> RulesetError:
+    """A YAML error as a coded error at its line: ``<prefix>_parse_error``, or for what the
+    loader refuses, ``<prefix>_yaml_alias`` / ``<prefix>_too_deep``."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if "end of stream" in (getattr(exc, "problem", None) or "") and getattr(exc, "context_mark", None):
+        mark = exc.context_mark  # e.g. an unclosed quote: point at where it opened
+    line = mark.line + 1 if mark is not None else None
+    if isinstance(exc, RefusedYAML):
+        return RulesetError(f"{prefix}_{exc.code}", exc.problem, file=file, line=line)
+    problem = getattr(exc, "problem", None) or str(exc)
+    if isinstance(exc, yaml.reader.ReaderError):  # a control character: say which, and where
+        problem = f"character {exc.character!r} ({exc.reason})"
+        if isinstance(exc.position, int) and 0 <= exc.position <= len(text):
+            line = text.count("\n", 0, exc.position) + 1
+    return RulesetError(f"{prefix}_parse_error", f"not valid YAML: {problem}", file=file, line=line)
+
+
+def decode_error(exc: UnicodeDecodeError, raw: bytes, file: str, prefix: str = "ruleset") -> RulesetError:
+    """Bytes that are not UTF-8, as ``<prefix>_parse_error`` at the line of the first bad byte."""
+    line = raw.count(b"\n", 0, exc.start) + 1
+    return RulesetError(f"{prefix}_parse_error", f"not UTF-8 text: {exc.reason} at byte {exc.start}", file=file, line=line)
 
 
 def read_yaml(text: str, file: str) -> tuple[Any, _Source]:
     try:
-        node, data, bad_dates = parse_yaml(text)
+        node, data, problems = parse_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        if "end of stream" in (getattr(exc, "problem", None) or "") and getattr(exc, "context_mark", None):
-            mark = exc.context_mark  # e.g. an unclosed quote: point at where it opened
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise RulesetErrors([RulesetError("ruleset_parse_error", f"not valid YAML: {problem}", file=file, line=line)])
+        raise RulesetErrors([yaml_error(exc, text, file)]) from None
     if node is None:
         raise RulesetErrors([RulesetError("ruleset_schema_error", "the file is empty", file=file, line=1)])
     lines, dupes = _line_index(node)
     errors = [RulesetError("ruleset_duplicate_key", f"key '{k}' appears twice in one mapping", file=file, line=ln)
               for k, ln in dupes]
-    errors += bad_date_errors(bad_dates, file)
+    errors += problem_errors(problems, file)
     if errors:
         raise RulesetErrors(sorted(errors, key=lambda e: e.line or 0))
     return data, _Source(file, lines)
