@@ -56,8 +56,8 @@ class PostgresStore(Store):
             return
         if not create:
             raise LogNotFound("the PostgreSQL database holds no sharelaw audit log")
-        self._conn.execute("BEGIN")
         try:
+            self._conn.execute("BEGIN")
             self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
             if not self._table_exists():
                 for statement in SCHEMA:

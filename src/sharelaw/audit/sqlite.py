@@ -114,8 +114,8 @@ class SQLiteStore(Store):
             return
         if not create:
             raise LogNotFound(f"{self.path} is not a sharelaw audit log")
-        self._conn.execute("BEGIN IMMEDIATE")
         try:
+            self._conn.execute("BEGIN IMMEDIATE")
             if not self._one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_records'"):
                 for statement in SCHEMA:
                     self._conn.execute(statement)

@@ -140,8 +140,10 @@ class Store:
             return self._append(make_body, bundle, needs_decision)
 
     def _append(self, make_body, bundle, needs_decision) -> StoredRecord:
-        self._begin_append()
+        # BEGIN inside the try: an exception landing just after it returns (KeyboardInterrupt)
+        # still rolls back, so the log's write lock is never left held (issue 10, item 14).
         try:
+            self._begin_append()
             seq, prev = self._head_for_update()
             if needs_decision is not None and self._one(
                 "SELECT 1 FROM audit_records WHERE decision_id = ? AND kind = 'decision'", (needs_decision,)
@@ -179,8 +181,8 @@ class Store:
     def snapshot(self) -> Iterator[None]:
         """Reads inside see one consistent state of the log (appends by others wait or stay unseen)."""
         with self._lock:
-            self._execute(self._snapshot_sql)
             try:
+                self._execute(self._snapshot_sql)
                 yield
             finally:
                 self._rollback()
@@ -190,8 +192,8 @@ class Store:
         if self.read_only:
             raise AuditError(f"the audit log {self.url} is open read-only: nothing can be archived")
         with self._lock:
-            self._begin_append()
             try:
+                self._begin_append()
                 if self._one("SELECT 1 FROM audit_bundles WHERE hash = ?", (bundle_hash,)) is None:
                     self._execute("INSERT INTO audit_bundles (hash, sources) VALUES (?, ?)",
                                        (bundle_hash, canonical(sources).decode("utf-8")))
