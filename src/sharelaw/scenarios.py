@@ -21,6 +21,9 @@ A scenario file (YAML)::
           stages: {vires: pass}  # optional: stage statuses
           error: request_out_of_scope   # optional: the request must be refused with this code
 
+Any other key (``requst:``), any other shape, a key repeated in one mapping, a date not on
+the calendar, a YAML anchor or alias: each is a coded error with file and line (see ``load``).
+
 Coverage: a rule is *covered* when some scenario expects it to fire and some scenario
 expects it not to fire (the scenario at its limit). A request refused as invalid or out
 of scope fires no rule, so it is the limit of a rule that applies to every request.
@@ -36,10 +39,16 @@ from typing import Any
 import yaml
 
 from .errors import RequestError, RulesetError, RulesetErrors
-from .rules.loader import _Loader, discover, file_format, read_rule_file
+from .rules.loader import (
+    _line_index, _Source, decode_error, discover, file_format, parse_yaml, problem_errors, read_rule_file, yaml_error,
+)
 
 FORMAT = "sharelaw/scenarios@1"
-_EXPECT_KEYS = {"outcome", "fires", "not_fires", "basis", "missing", "stages", "error"}
+#: Each expectation and the shape of its value.
+_EXPECT_KEYS = {"outcome": "text", "fires": "list", "not_fires": "list", "basis": "text", "missing": "list",
+                "stages": "stages", "error": "text"}
+_SCENARIO_KEYS = {"id", "description", "base", "request", "expect", "source", "reasoning"}
+_FILE_KEYS = {"format", "bases", "scenarios"}
 
 
 @dataclass
@@ -111,64 +120,141 @@ def split_paths(paths: list[str | Path]) -> tuple[list[Path], list[Path]]:
     return rules, scenario_files
 
 
+def _read(path: Path, errors: list[RulesetError]) -> tuple[dict, _Source] | None:
+    """One scenario file's data and lines, or None with its errors appended."""
+    file = str(path)
+    try:
+        raw = read_rule_file(path)
+    except RulesetErrors as exc:  # ruleset_unreadable: never skipped, never a raw OSError
+        errors.extend(exc.errors)
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        errors.append(decode_error(exc, raw, file, prefix="scenario"))
+        return None
+    try:
+        node, data, problems = parse_yaml(text)
+    except yaml.YAMLError as exc:
+        errors.append(yaml_error(exc, text, file, prefix="scenario"))
+        return None
+    lines, dupes = _line_index(node) if node is not None else ({}, [])
+    found = [RulesetError("scenario_duplicate_key", f"key '{k}' appears twice in one mapping", file=file, line=ln)
+             for k, ln in dupes]
+    found += problem_errors(problems, file, prefix="scenario")
+    if found:
+        errors.extend(sorted(found, key=lambda e: e.line or 0))
+        return None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        errors.append(RulesetError("scenario_schema_error", f"not a scenario file (format: {FORMAT})", file=file, line=1))
+        return None
+    return data, _Source(file, lines)
+
+
+def _shape_errors(data: dict, src: _Source) -> list[RulesetError]:
+    """Every part of a scenario file that is not of the documented shape, at its line."""
+    errors: list[RulesetError] = []
+
+    def bad(path: tuple, message: str) -> None:
+        errors.append(RulesetError("scenario_schema_error", message, file=src.file, line=src.line(path)))
+
+    for key in data:
+        if key not in _FILE_KEYS:
+            bad((key,), f"unknown key {key!r}; a scenario file has {', '.join(sorted(_FILE_KEYS))}")
+    bases = data.get("bases")
+    if bases is not None and not isinstance(bases, dict):
+        bad(("bases",), "'bases' is a mapping of names to requests")
+    elif bases:
+        for name, base in bases.items():
+            if not isinstance(name, str) or not name:
+                bad(("bases", name), f"a base's name is text, not {name!r}")
+            elif not isinstance(base, dict):
+                bad(("bases", name), f"base '{name}' is a request (a mapping), not {type(base).__name__}")
+    items = data.get("scenarios")
+    if items is not None and not isinstance(items, list):
+        bad(("scenarios",), "'scenarios' is a list")
+        return errors
+    for i, raw in enumerate(items or []):
+        at = ("scenarios", i)
+        if not isinstance(raw, dict):
+            bad(at, f"a scenario is a mapping with an id, not {type(raw).__name__}")
+            continue
+        for key in raw:
+            if key not in _SCENARIO_KEYS:
+                bad(at + (key,), f"unknown key {key!r} in a scenario; expected {', '.join(sorted(_SCENARIO_KEYS))}")
+        if not isinstance(raw.get("id"), str) or not raw.get("id"):
+            bad(at + ("id",) if "id" in raw else at, "a scenario needs an id (text)")
+        for key in ("description", "source", "reasoning", "base"):
+            if raw.get(key) is not None and not isinstance(raw[key], str):
+                bad(at + (key,), f"'{key}' is text, not {type(raw[key]).__name__}")
+        if raw.get("request") is not None and not isinstance(raw["request"], dict):
+            bad(at + ("request",), f"'request' is a mapping, not {type(raw['request']).__name__}")
+        expect = raw.get("expect")
+        if not isinstance(expect, dict) or not expect:
+            bad(at + ("expect",) if "expect" in raw else at,
+                f"a scenario needs 'expect', a mapping of some of {', '.join(sorted(_EXPECT_KEYS))}")
+            continue
+        for key, value in expect.items():
+            where = at + ("expect", key)
+            kind = _EXPECT_KEYS.get(key)
+            if kind is None:
+                bad(where, f"unknown expectation {key!r}; expected some of {', '.join(sorted(_EXPECT_KEYS))}")
+            elif kind == "text" and not isinstance(value, str):
+                bad(where, f"'{key}' is text, not {value!r}")
+            elif kind == "list" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                bad(where, f"'{key}' is a list of text")
+            elif kind == "stages" and not (isinstance(value, dict)
+                                           and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())):
+                bad(where, "'stages' maps stage names to statuses (text)")
+    return errors
+
+
 def load(paths: list[str | Path]) -> list[Scenario]:
-    """Load scenario files (directories are searched for *.yaml)."""
+    """Load scenario files (directories are searched for *.yaml).
+
+    Every problem is a coded error with file and line, raised together as ``RulesetErrors``:
+    ``scenario_parse_error`` (not YAML, not UTF-8), ``scenario_duplicate_key``,
+    ``scenario_yaml_alias``, ``scenario_too_deep``, ``scenario_bad_dates`` (a date not on the
+    calendar), ``scenario_schema_error`` (a shape other than the documented one, an unknown
+    key, a number out of range), ``scenario_duplicate_id``; ``ruleset_unreadable`` for a path
+    that is not a readable regular file."""
     docs = []
     errors: list[RulesetError] = []
     for path in discover([Path(p) for p in paths]):
-        try:
-            text = read_rule_file(path).decode("utf-8")
-        except RulesetErrors as exc:  # ruleset_unreadable: never skipped, never a raw OSError
-            errors.extend(exc.errors)
+        read = _read(path, errors)
+        if read is None:
             continue
-        except UnicodeDecodeError as exc:
-            errors.append(RulesetError("scenario_parse_error", f"not UTF-8 text: {exc.reason} at byte {exc.start}", file=str(path)))
+        data, src = read
+        shape = _shape_errors(data, src)
+        if shape:
+            errors.extend(shape)
             continue
-        try:
-            node = yaml.compose(text, Loader=_Loader)
-            data = yaml.load(text, Loader=_Loader)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            errors.append(RulesetError("scenario_parse_error", str(exc), file=str(path), line=mark.line + 1 if mark else None))
-            continue
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            errors.append(RulesetError("scenario_schema_error", f"not a scenario file (format: {FORMAT})", file=str(path), line=1))
-            continue
-        lines = {}
-        for key_node, value_node in node.value:
-            if key_node.value == "scenarios":
-                lines = {i: item.start_mark.line + 1 for i, item in enumerate(value_node.value)}
-        docs.append((path, data, lines))
+        docs.append((path, data, src))
     bases: dict[str, dict] = {}
-    for path, data, _ in docs:
+    for path, data, src in docs:
         for name, base in (data.get("bases") or {}).items():
             if name in bases:
-                errors.append(RulesetError("scenario_duplicate_id", f"base '{name}' defined twice", file=str(path)))
+                errors.append(RulesetError("scenario_duplicate_id", f"base '{name}' defined twice", file=str(path),
+                                           line=src.line(("bases", name))))
             bases[name] = _dates_to_text(base)
     scenarios: list[Scenario] = []
     seen: set[str] = set()
-    for path, data, lines in docs:
+    for path, data, src in docs:
         for i, raw in enumerate(data.get("scenarios") or []):
-            line = lines.get(i)
-            sid = raw.get("id") if isinstance(raw, dict) else None
-            if not sid:
-                errors.append(RulesetError("scenario_schema_error", "a scenario needs an id", file=str(path), line=line))
-                continue
+            line = src.line(("scenarios", i))
+            sid = raw["id"]
             if sid in seen:
                 errors.append(RulesetError("scenario_duplicate_id", f"scenario '{sid}' defined twice", file=str(path), line=line))
             seen.add(sid)
-            expect = raw.get("expect") or {}
-            unknown = set(expect) - _EXPECT_KEYS
-            if unknown or not expect:
-                errors.append(RulesetError("scenario_schema_error", f"expect needs some of {sorted(_EXPECT_KEYS)}; unknown: {sorted(unknown)}", file=str(path), line=line))
             base_name = raw.get("base")
             if base_name is not None and base_name not in bases:
-                errors.append(RulesetError("scenario_schema_error", f"unknown base '{base_name}'", file=str(path), line=line))
+                errors.append(RulesetError("scenario_schema_error", f"unknown base '{base_name}'", file=str(path),
+                                           line=src.line(("scenarios", i, "base"))))
                 continue
             request = _merge(bases.get(base_name, {}), _dates_to_text(raw.get("request") or {}))
             scenarios.append(Scenario(
-                sid, raw.get("description", ""), request, expect, str(path), line,
-                source=str(raw.get("source") or ""), reasoning=str(raw.get("reasoning") or "")))
+                sid, raw.get("description") or "", request, raw["expect"], str(path), line,
+                source=raw.get("source") or "", reasoning=raw.get("reasoning") or ""))
     if errors:
         raise RulesetErrors(errors)
     return scenarios
