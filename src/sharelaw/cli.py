@@ -40,10 +40,10 @@ from dateutil.parser import isoparse
 from . import default_engine
 from ._version import __version__
 from .decision import Decision
-from .engine.pipeline import Engine, plain_text
+from .engine.pipeline import Engine, plain_text, validate_request
 from .errors import MAX_LISTED_ERRORS, EngineError, FieldError, RequestError, RulesetError
 from .law.eras import SCOPE_START
-from .request import SharingRequest, parse_request
+from .request import SharingRequest
 from .rules.bundle import Bundle
 from .rules.model import Rule, RulesetFile
 from .vocab import Stage
@@ -310,7 +310,7 @@ def seconds(text: str) -> float:
 
 
 def run_decide(args: argparse.Namespace) -> str:
-    request = parse_request(read_request(args.request))
+    request = validate_request(read_request(args.request))
     if args.rules:
         engine = Engine(load_bundle(args.rules))
         try:
@@ -543,7 +543,7 @@ def actor_of(args: argparse.Namespace) -> dict[str, Any]:
 
 @damaged_log_verdict
 def run_audit_record(args: argparse.Namespace) -> str:
-    request = parse_request(read_request(args.request))
+    request = validate_request(read_request(args.request))
     engine = Engine(load_bundle(args.rules)) if args.rules else default_engine()
     try:
         decision = engine.decide(request)

@@ -24,7 +24,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Mapping
 
 from ..decision import Decision
-from ..request import SharingRequest, parse_request
+from ..engine.pipeline import validate_request
+from ..request import SharingRequest
 from ..rules.bundle import Bundle
 from .chain import Problem, VerifyReport, sources_hash, verify
 from .record import (
@@ -129,7 +130,7 @@ class AuditLog:
         rules. Returns the stored record; its ``decision_id`` names the decision."""
         if not isinstance(decision, Decision):
             raise TypeError("record() takes the Decision returned by Engine.decide()")
-        req = parse_request(request)
+        req = validate_request(request)
         actor_model = actor if isinstance(actor, Actor) else Actor.model_validate(dict(actor))
         decided = decision.model_dump(mode="json")
         if req.as_at != decision.as_at or req.request_id != decision.request_id:

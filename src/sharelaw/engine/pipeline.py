@@ -28,6 +28,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
+from pydantic import ValidationError
+
 from .._version import __version__
 from ..decision import (
     SCHEMA_VERSION,
@@ -45,6 +47,7 @@ from ..decision import (
 from ..errors import EngineError, FieldError, RequestError, SharelawError
 from ..law.eras import era_on
 from ..request import SharingRequest, parse_request
+from .. import request as _request_module
 from ..rules.bundle import Bundle, Segment
 from ..rules.facts import FACTS, MISSING_ITEMS, request_facts
 from ..rules.model import Protocol, Requirement, Rule
@@ -92,6 +95,53 @@ class _Cover:
         return not self.gaps
 
 
+_REQUEST_SOURCE = _request_module.__file__
+
+
+def _raised_by_a_validator(error: BaseException | None) -> bool:
+    """Whether ``error`` was raised by request.py itself (a validator saying why the input is
+    bad), not by something it called (a fault that pydantic turned into a field error)."""
+    if error is None:
+        return False
+    tb = error.__traceback__
+    if tb is None:
+        return True  # raised without a traceback: only pydantic's own errors are
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame.f_code.co_filename == _REQUEST_SOURCE
+
+
+def validate_request(request: SharingRequest | Mapping[str, Any]) -> SharingRequest:
+    """``parse_request``, with a fault inside validation an ``EngineError`` (issue 10, item 15).
+
+    Bad input is a ``RequestError``, as from ``parse_request``. But an exception other than
+    a ``RequestError`` (a ``TypeError`` in a validator, a ``MemoryError``...) is a fault, and so
+    is a field error that pydantic made of an exception a validator did not raise itself (an
+    ``AssertionError``, or a ``ValueError`` from deeper down): neither is the caller's fault, and
+    neither may pass as a "request invalid" verdict."""
+    try:
+        req = parse_request(request)
+    except RequestError as exc:
+        validation = exc.__context__
+        if isinstance(validation, ValidationError):
+            for err in validation.errors(include_url=False):
+                cause = (err.get("ctx") or {}).get("error")
+                if err["type"] == "assertion_error" or (
+                        err["type"] == "value_error" and isinstance(cause, BaseException)
+                        and not _raised_by_a_validator(cause)):
+                    raise EngineError(
+                        f"internal error while validating the request, at {'.'.join(map(str, err['loc'])) or '<request>'}:"
+                        f" {type(cause).__name__}: {cause}") from cause
+        raise
+    except SharelawError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a fault, never the caller's: fail closed
+        raise EngineError(f"internal error while validating the request: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(req, SharingRequest):
+        raise EngineError(f"internal error while validating the request: got {type(req).__name__}, not a request")
+    return req
+
+
 class Engine:
     """Decides sharing requests against a rule bundle. Thread-safe; reuse one instance.
 
@@ -129,7 +179,7 @@ class Engine:
 
     def decide(self, request: SharingRequest | Mapping[str, Any]) -> Decision:
         """Decide one request. Raises ``RequestError`` for bad input, ``EngineError`` on a fault."""
-        req = parse_request(request)
+        req = validate_request(request)
         try:
             return self._decide(req)
         except SharelawError:
@@ -139,7 +189,7 @@ class Engine:
 
     def fired(self, request: SharingRequest | Mapping[str, Any]) -> dict[Stage, list[str]]:
         """The rule ids each stage fired, in order (the differential-testing surface)."""
-        req = parse_request(request)
+        req = validate_request(request)
         return {run.stage: [r.id for r in run.fired] for run in self._run(req)[0]}
 
     def protocol_rules(self) -> list[str]:
