@@ -5,11 +5,14 @@
 
 - docs/rulesets.md: the fact vocabulary table (from ``FACTS``) and the missing items
   table (from ``MISSING_ITEMS``);
-- docs/law/: the law pages (``python -m sharelaw.lawdoc``).
+- docs/law/: the law pages (``python -m sharelaw.lawdoc``);
+- README.md: the output of each ```console example (``$ sharelaw ...``), run for real.
 """
 
 from __future__ import annotations
 
+import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -39,17 +42,36 @@ def rulesets_md(text: str) -> str:
     return _replace_table(text, "| Item | Question put to the practitioner |", missing)
 
 
+README = ROOT / "README.md"
+_CONSOLE = re.compile(r"```console\n(\$ sharelaw [^\n]*)\n.*?```", re.S)
+
+
+def readme(text: str) -> str:
+    def run(match: re.Match) -> str:
+        argv = match.group(1)[2:].split()
+        done = subprocess.run([sys.executable, "-m", "sharelaw", *argv[1:]], cwd=ROOT, capture_output=True,
+                              text=True, timeout=120, check=True)
+        return f"```console\n{match.group(1)}\n{done.stdout}```"
+
+    return _CONSOLE.sub(run, text)
+
+
 def main(argv: list[str]) -> int:
     check = "--check" in argv
     current = RULESETS_MD.read_text("utf-8")
     wanted = rulesets_md(current)
-    stale = current != wanted
+    readme_now = README.read_text("utf-8")
+    readme_wanted = readme(readme_now)
+    stale = current != wanted or readme_now != readme_wanted
     if check:
-        if stale:
+        if current != wanted:
             print(f"out of date: {RULESETS_MD}", file=sys.stderr)
+        if readme_now != readme_wanted:
+            print(f"out of date: {README}", file=sys.stderr)
         law = lawdoc.main(["--check", str(ROOT / "docs" / "law")])
         return 1 if stale or law else 0
     RULESETS_MD.write_text(wanted, "utf-8")
+    README.write_text(readme_wanted, "utf-8")
     return lawdoc.main([str(ROOT / "docs" / "law")])
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 import sys
 
 import pytest
@@ -264,3 +265,56 @@ def test_option_values_out_of_range_are_usage_errors(capsys, argv, option):
 def test_the_first_day_in_scope_is_accepted(capsys):
     assert main(["rules", "diff", "--from", "2000-03-01", "--to", "2000-03-02"]) == 0
     capsys.readouterr()
+
+
+# ---------------------------------------------------------------------- item 8: audit act and audit record
+
+def _item8_log(tmp_path):
+    from sharelaw.audit import AuditLog
+
+    path = tmp_path / "log.db"
+    example = Path(__file__).resolve().parent.parent / "examples" / "05-hospital-assists-s47-enquiry.json"
+    assert main(["audit", "record", "--log", str(path), "--agency", "a", "--role", "r", str(example)]) == 0
+    with AuditLog.open(str(path), create=False) as log:
+        return path, example, next(r.decision_id for r in log if r.kind == "decision")
+
+
+_GOOD_ACTION = {"outcome": "shared", "at": "2026-06-01T10:15:00+01:00", "form": "telephone",
+                "consent": "not_obtained", "reasons": "Significant harm."}
+
+
+@pytest.mark.parametrize("case", ["deep", "too_late", "too_early", "empty_agency", "blank_role", "duplicate_key"])
+def test_audit_act_usage_errors_name_the_field(case, tmp_path, capsys):
+    path, _example, decision_id = _item8_log(tmp_path)
+    capsys.readouterr()
+    action_file = tmp_path / "action.json"
+    agency, role = "a", "r"
+    text = json.dumps(_GOOD_ACTION)
+    if case == "deep":
+        text = "[" * 100_000 + "]" * 100_000
+    elif case == "too_late":
+        text = json.dumps({**_GOOD_ACTION, "at": "9999-12-31T23:59:59-14:00"})
+    elif case == "too_early":
+        text = json.dumps({**_GOOD_ACTION, "at": "0001-01-01T00:00:00+14:00"})
+    elif case == "empty_agency":
+        agency = ""
+    elif case == "blank_role":
+        role = "   "
+    elif case == "duplicate_key":
+        text = text.replace('"outcome": "shared"', '"outcome": "withheld", "outcome": "shared"')
+    action_file.write_text(text, "utf-8")
+    code = main(["audit", "act", str(path), decision_id, str(action_file), "--agency", agency, "--role", role])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "internal error" not in err and "Traceback" not in err
+    named = {"deep": "not valid JSON", "too_late": "at:", "too_early": "at:", "empty_agency": "--agency",
+             "blank_role": "--role", "duplicate_key": "outcome"}[case]
+    assert named in err, err
+
+
+def test_audit_record_with_an_empty_agency_is_a_usage_error(tmp_path, capsys):
+    path, example, _ = _item8_log(tmp_path)
+    capsys.readouterr()
+    code = main(["audit", "record", "--log", str(path), "--agency", "", "--role", "r", str(example)])
+    err = capsys.readouterr().err
+    assert code == 2 and "--agency" in err and "internal error" not in err

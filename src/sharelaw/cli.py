@@ -538,11 +538,24 @@ def damaged_log_verdict(run):
 
 
 def actor_of(args: argparse.Namespace) -> dict[str, Any]:
-    return {"agency": args.agency, "role": args.role, "person": args.person}
+    """The actor of an audit record, checked here so that an empty --agency or --role is a
+    usage error naming the option (issue 10, item 8), never a traceback."""
+    from pydantic import ValidationError
+
+    from .audit.record import Actor
+
+    actor = {"agency": args.agency, "role": args.role, "person": args.person}
+    try:
+        Actor.model_validate(actor)
+    except ValidationError as exc:
+        raise InputError([f"error: actor_invalid: {len(exc.errors())} error(s) in the actor"] + [
+            f"  --{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]) from None
+    return actor
 
 
 @damaged_log_verdict
 def run_audit_record(args: argparse.Namespace) -> str:
+    actor = actor_of(args)
     request = validate_request(read_request(args.request))
     engine = Engine(load_bundle(args.rules)) if args.rules else default_engine()
     try:
@@ -551,7 +564,7 @@ def run_audit_record(args: argparse.Namespace) -> str:
         if args.rules:
             engine.close()
     with open_log(args.log, create=True) as log:
-        rec = log.record(decision, request, actor=actor_of(args), bundle=engine.bundle)
+        rec = log.record(decision, request, actor=actor, bundle=engine.bundle)
     if args.format == "json":
         return to_json({"decision_id": rec.decision_id, "seq": rec.seq, "hash": rec.hash,
                         "decision": decision.model_dump(mode="json")})
@@ -564,19 +577,24 @@ def run_audit_act(args: argparse.Namespace) -> str:
 
     from .audit import Action, AuditError, LogDamaged
 
+    actor = actor_of(args)
     try:
-        raw = sys.stdin.read() if args.action == "-" else Path(args.action).read_text(encoding="utf-8")
-        data = json.loads(raw)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError([f"error: cannot read the action {args.action}: {exc}"]) from None
+        # Read as a request is read: bytes in any JSON encoding, size-bounded, duplicate keys
+        # refused, nesting too deep for the parser an input error.
+        data = read_request(args.action)
+    except RequestError as exc:
+        raise InputError([f"error: cannot read the action {args.action}: "
+                          + "; ".join(e.message for e in exc.errors)]) from None
     try:
         action = Action.model_validate(data)
-    except ValidationError as exc:
+    except (ValueError, OverflowError) as exc:  # ValidationError is a ValueError
+        if not isinstance(exc, ValidationError):
+            raise InputError([f"error: action_invalid: {exc}"]) from None
         raise InputError([f"error: action_invalid: {len(exc.errors())} error(s) in the action"] + [
             f"  {'.'.join(str(p) for p in e['loc']) or '<action>'}: {e['msg']}" for e in exc.errors()]) from None
     with open_log(args.log) as log:
         try:
-            rec = log.record_action(args.decision_id, action, actor=actor_of(args))
+            rec = log.record_action(args.decision_id, action, actor=actor)
         except LogDamaged:
             raise
         except AuditError as exc:

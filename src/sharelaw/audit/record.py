@@ -72,6 +72,13 @@ class Actor(_Model):
     role: str = Field(min_length=1, description="The practitioner's role, e.g. 'designated safeguarding lead'.")
     person: str | None = Field(default=None, description="An identifier of the person, if the agency records one.")
 
+    @field_validator("agency", "role")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must name the agency or role, not be blank")
+        return value
+
 
 class Action(_Model):
     """What the practitioner actually did about a decision: the diary sheet (domain.md section 7)."""
@@ -94,6 +101,11 @@ class Action(_Model):
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and (value.tzinfo is None or value.utcoffset() is None):
             raise ValueError("a time must carry its timezone (for example 2026-06-01T09:30:00+01:00)")
+        if value is not None:
+            try:  # the record keeps times in UTC: a time at the edge of the calendar may not convert
+                value.astimezone(timezone.utc)
+            except (OverflowError, ValueError):
+                raise ValueError(f"{value.isoformat()} is out of range once converted to UTC") from None
         return value
 
     @model_validator(mode="after")
