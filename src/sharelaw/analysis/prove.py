@@ -462,7 +462,10 @@ class _Prover:
             summary = self._leaf(dom, worlds)
             self._memo[key] = summary
             return summary
-        if self._classes >= self.max_classes or time.perf_counter() > self._deadline:
+        # The time budget bounds the enumeration, but every segment decides at least one
+        # class first (on a slow or busy machine the budget could otherwise run out before
+        # any class is decided, and the report would claim nothing was covered).
+        if self._classes >= self.max_classes or (self._classes > 0 and time.perf_counter() > self._deadline):
             self._gave_up = True
             return _Summary()
         stage = STAGE_ORDER[phase]
