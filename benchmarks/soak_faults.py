@@ -17,11 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from fault_injection import SHARING, run_faults  # noqa: E402
-from strategies import deterministic_request_dicts  # noqa: E402
+from fault_injection import run_faults, sharing_requests  # noqa: E402
 
 from sharelaw.engine.pipeline import Engine  # noqa: E402
-from sharelaw.errors import RequestError  # noqa: E402
 from sharelaw.rules.bundle import Bundle  # noqa: E402
 
 
@@ -29,19 +27,7 @@ def main(argv: list[str]) -> int:
     n = int(argv[1]) if len(argv) > 1 else 10_000
     seed = int(argv[2]) if len(argv) > 2 else 1
     bundle = Bundle.load()
-    probe = Engine(bundle)
-    requests, baseline = [], []
-    for data in deterministic_request_dicts(20_000, seed=seed):
-        try:
-            outcome = probe.decide(data).outcome
-        except RequestError:
-            continue
-        if outcome in SHARING:
-            requests.append(data)
-            baseline.append(outcome)
-        if len(requests) == 500:
-            break
-    probe.close()
+    requests, baseline = sharing_requests(bundle, 500, seed=seed, pool=20_000)
     started = time.perf_counter()
     tally = run_faults(lambda: Engine(bundle), requests, baseline, n=n, seed=seed)
     seconds = time.perf_counter() - started

@@ -106,6 +106,35 @@ def _alarm(_signum, _frame):
     raise _Timeout()
 
 
+def sharing_requests(bundle: Bundle, n: int, seed: int, pool: int) -> tuple[list[dict], list]:
+    """The first ``n`` of ``pool`` reproducible requests that an unfaulted engine decides
+    ``may_share`` or ``must_share``, with those outcomes (the baseline of ``run_faults``)."""
+    from sharelaw.engine.pipeline import Engine
+    from sharelaw.errors import RequestError
+
+    try:
+        from strategies import deterministic_request_dicts
+    except ImportError:  # pragma: no cover
+        from tests.strategies import deterministic_request_dicts  # type: ignore[no-redef]
+
+    engine = Engine(bundle)
+    requests, outcomes = [], []
+    try:
+        for data in deterministic_request_dicts(pool, seed=seed):
+            try:
+                outcome = engine.decide(data).outcome
+            except RequestError:
+                continue
+            if outcome in SHARING:
+                requests.append(data)
+                outcomes.append(outcome)
+            if len(requests) == n:
+                break
+    finally:
+        engine.close()
+    return requests, outcomes
+
+
 def run_faults(engine_factory: Callable[[], Any], requests: list[dict], baseline: list, n: int, seed: int,
                timeout_s: int = 10) -> Tally:
     """``n`` faulted decisions. ``baseline[i]`` is the unfaulted outcome of ``requests[i]``."""

@@ -6,40 +6,18 @@ EngineError, and unfaulted runs decide as without the harness. The soak
 from __future__ import annotations
 
 try:  # tests/ is not a package
-    from fault_injection import SHARING, run_faults, sites
-    from strategies import deterministic_request_dicts
+    from fault_injection import run_faults, sharing_requests, sites
 except ImportError:  # pragma: no cover
-    from tests.fault_injection import SHARING, run_faults, sites  # type: ignore[no-redef]
-    from tests.strategies import deterministic_request_dicts  # type: ignore[no-redef]
+    from tests.fault_injection import run_faults, sharing_requests, sites  # type: ignore[no-redef]
 
 from sharelaw.engine.pipeline import Engine
-from sharelaw.errors import RequestError
 from sharelaw.rules.bundle import Bundle
 
 BUNDLE = Bundle.load()
 
 
-def _sharing_requests(n: int) -> tuple[list[dict], list]:
-    engine = Engine(BUNDLE)
-    out, outcomes = [], []
-    try:
-        for data in deterministic_request_dicts(4000, seed=77):
-            try:
-                outcome = engine.decide(data).outcome
-            except RequestError:
-                continue
-            if outcome in SHARING:
-                out.append(data)
-                outcomes.append(outcome)
-            if len(out) == n:
-                break
-    finally:
-        engine.close()
-    return out, outcomes
-
-
 def test_no_fault_ever_yields_a_decision_to_share():
-    requests, baseline = _sharing_requests(120)
+    requests, baseline = sharing_requests(BUNDLE, 120, seed=77, pool=4000)
     assert len(requests) >= 50
     tally = run_faults(lambda: Engine(BUNDLE), requests, baseline, n=1000, seed=2026)
     assert tally.runs >= 950

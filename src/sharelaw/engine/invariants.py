@@ -39,6 +39,19 @@ from ..vocab import BASIS_RANK, STAGE_ORDER, BasisKind, EffectKind, Outcome, Sta
 _SHARING = (Outcome.MAY_SHARE, Outcome.MUST_SHARE)
 
 
+def outcome_for(statuses, basis) -> Outcome:
+    """The outcome of the stage statuses and the ranked stage-1 bases
+    (docs/decision-semantics.md section 7): the one statement of the rule, which the
+    pipeline decides by and the invariant check holds every decision to."""
+    if StageStatus.FAIL in statuses:
+        return Outcome.MUST_NOT_SHARE
+    if StageStatus.REFER in statuses:
+        return Outcome.REFER
+    if basis and basis[0].kind is BasisKind.DUTY:
+        return Outcome.MUST_SHARE
+    return Outcome.MAY_SHARE
+
+
 def check_decision(bundle, decision: Decision) -> Decision:
     """Return ``decision`` unchanged if every invariant holds; else raise ``EngineError``."""
     problems = list(_problems(bundle, decision))
@@ -79,14 +92,7 @@ def _problems(bundle, d: Decision) -> Iterable[str]:
     ranks = [BASIS_RANK[b.kind] for b in basis]
     if ranks != sorted(ranks):
         yield f"bases are not ranked strongest first: {[b.kind.value for b in basis]}"
-    if StageStatus.FAIL in statuses:
-        expected = Outcome.MUST_NOT_SHARE
-    elif StageStatus.REFER in statuses:
-        expected = Outcome.REFER
-    elif basis and basis[0].kind is BasisKind.DUTY:
-        expected = Outcome.MUST_SHARE
-    else:
-        expected = Outcome.MAY_SHARE
+    expected = outcome_for(statuses, basis)
     if d.outcome is not expected:
         yield (
             f"outcome {getattr(d.outcome, 'value', d.outcome)!r} disagrees with the stage statuses "

@@ -52,7 +52,7 @@ from ..rules.bundle import Bundle, Segment
 from ..rules.facts import FACTS, MISSING_ITEMS, request_facts
 from ..rules.model import Protocol, Requirement, Rule
 from ..rules.reference import ReferenceEvaluator
-from .invariants import check_decision
+from .invariants import check_decision, outcome_for
 from ..vocab import (
     BASIS_RANK,
     STAGE_ORDER,
@@ -322,14 +322,7 @@ class Engine:
         era = era_on(req.as_at)
         statuses = [r.status for r in runs]
         basis = _bases(runs[0])
-        if StageStatus.FAIL in statuses:
-            outcome = Outcome.MUST_NOT_SHARE
-        elif StageStatus.REFER in statuses:
-            outcome = Outcome.REFER
-        elif basis and basis[0].kind is BasisKind.DUTY:
-            outcome = Outcome.MUST_SHARE
-        else:
-            outcome = Outcome.MAY_SHARE
+        outcome = outcome_for(statuses, basis)
 
         render = _Renderer(req, facts)
         renderers = {c.protocol.id: render.for_protocol(c.protocol, c.facts) for c in covers}
