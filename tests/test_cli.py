@@ -15,7 +15,6 @@ from datetime import timedelta
 import pytest
 
 import sharelaw
-import sharelaw.cli
 from sharelaw import Bundle, Engine, EngineError, RulesetError, RulesetErrors
 from sharelaw.cli import main
 from sharelaw.law.eras import SCOPE_START
@@ -289,7 +288,7 @@ def test_invalid_shipped_rules_are_an_internal_error(capsys, monkeypatch, reques
     def broken():
         raise RulesetErrors([RulesetError("ruleset_schema_error", "bad", file="national/x.yaml", line=7)])
 
-    monkeypatch.setattr(sharelaw.cli, "default_engine", broken)
+    monkeypatch.setattr(sharelaw, "default_engine", broken)
     for argv in (["decide", str(request_file)], ["rules", "list"]):
         code, out, err = run(capsys, *argv)
         assert code == 1

@@ -1,0 +1,100 @@
+"""The ``sharelaw`` command line.
+
+    sharelaw decide REQUEST.json [--format text|json|markdown] [--rules PATH ...]
+    sharelaw schema request|decision|ruleset
+    sharelaw rules list [--as-at YYYY-MM-DD] [--stage STAGE] [--format text|json] [--rules PATH ...]
+    sharelaw rules diff --from YYYY-MM-DD --to YYYY-MM-DD [--format text|json] [--rules PATH ...]
+    sharelaw check [PATH ...] [--format text|json] [--strict]
+    sharelaw prove [PATH ...] [--as-at YYYY-MM-DD ...] [--budget S] [--examples N] [--max-classes N] [--format text|json]
+    sharelaw test PATH... [--require-full-coverage]
+    sharelaw audit record REQUEST.json --log LOG --agency AGENCY --role ROLE [--person ID] [--rules PATH ...]
+    sharelaw audit act LOG DECISION_ID ACTION.json --agency AGENCY --role ROLE [--person ID]
+    sharelaw audit verify LOG [--format text|json] [--expect-head FILE|HASH [--public-key PUB]]
+    sharelaw audit show LOG DECISION_ID
+    sharelaw audit export LOG [--format jsonl|csv] [--output FILE]
+    sharelaw audit head LOG [--sign KEY]
+    sharelaw audit keygen KEY [--public PUB]
+    sharelaw replay LOG [--against current|sha256:HASH] [--rules PATH ...] [--format text|json] [--progress|--no-progress]
+    sharelaw --version
+
+Exit codes: 0 done; 2 invalid input (request, JSON, rule or scenario files, or usage),
+with every problem listed on stderr; 1 internal error, or for ``test``, a scenario that
+failed (or, with --require-full-coverage, a rule left uncovered), for ``audit verify`` a
+damaged log, for ``replay`` a decision not reproduced (or not decidable under the rules
+compared against). A decision is printed only with exit code 0. LOG is an audit log URL:
+``sqlite:///PATH``, a plain path to a SQLite file, or ``postgresql://...`` (docs/audit.md).
+
+One module per command group (``decide``, ``rules``, ``authoring``, ``audit``, ``replay``);
+each has a ``register(commands)`` that adds its subcommands. ``_common`` holds what they
+share, ``_render`` the terminal output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .._version import __version__
+from ..errors import EngineError, RequestError, RulesetError
+from . import audit, authoring, decide, replay, rules
+from ._common import (
+    EXIT_INPUT,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    InputError,
+    report_request_error,
+)
+
+#: The command groups, in the order ``--help`` lists them.
+COMMAND_GROUPS = [decide, rules, authoring, audit, replay]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors
+        return exc.code if isinstance(exc.code, int) else EXIT_INPUT
+    try:
+        output = args.run(args)
+        code = EXIT_OK
+        if isinstance(output, tuple):  # (output, exit code): commands whose result sets the status
+            output, code = output
+    except RequestError as exc:
+        report_request_error(exc, json_output=getattr(args, "format", None) == "json")
+        return EXIT_INPUT
+    except InputError as exc:
+        for line in exc.lines:
+            print(line, file=sys.stderr)
+        return EXIT_INPUT
+    except RulesetError as exc:
+        if getattr(args, "rules", None) or getattr(args, "paths", None):
+            # the user's rule files (e.g. an engine limit found when the engine starts)
+            print("error: the rules given are invalid:", file=sys.stderr)
+            print(exc.render(), file=sys.stderr)
+            return EXIT_INPUT
+        print("internal error: the shipped rules are invalid:", file=sys.stderr)
+        print(exc.render(), file=sys.stderr)
+        return EXIT_INTERNAL
+    except EngineError as exc:
+        print(f"internal error: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+    except Exception as exc:  # noqa: BLE001 - never a decision after a fault
+        print(f"internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+    # Printed only once everything has succeeded, so a failure never leaves partial output.
+    sys.stdout.write(output)
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sharelaw",
+        description="Decide whether a public agency in England may, must or must not share a person's "
+        "information, stage by stage, citing the law. Supports a decision; it is not legal advice.",
+    )
+    parser.add_argument("--version", action="version", version=f"sharelaw {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for group in COMMAND_GROUPS:
+        group.register(commands)
+    return parser

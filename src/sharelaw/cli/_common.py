@@ -1,0 +1,325 @@
+"""What every command shares: exit codes, argument types, reading input, loading rules,
+opening logs, and printing errors and JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from dateutil.parser import isoparse
+
+from ..errors import MAX_LISTED_ERRORS, FieldError, RequestError, RulesetError
+from ..law.eras import SCOPE_START
+from ..rules.bundle import Bundle
+
+EXIT_OK = 0
+
+EXIT_INTERNAL = 1
+
+EXIT_INPUT = 2
+
+
+class InputError(Exception):
+    """Bad input other than the request itself: every line is printed on stderr."""
+
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+def add_actor_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--agency", required=True, help="the acting agency")
+    parser.add_argument("--role", required=True, help="the practitioner's role")
+    parser.add_argument("--person", help="an identifier of the practitioner, if recorded")
+
+
+def add_rules_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rules",
+        nargs="+",
+        action="extend",
+        metavar="PATH",
+        help="rule files or directories to use instead of the shipped rules",
+    )
+
+
+def iso_date(text: str) -> date:
+    try:
+        return isoparse(text).date()
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date written YYYY-MM-DD") from None
+
+
+def scope_date(text: str) -> date:
+    """A date on which sharelaw decides: from 1 March 2000 (a usage error before, not a traceback)."""
+    day = iso_date(text)
+    if day < SCOPE_START:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is before {SCOPE_START.isoformat()}: the law before the Data Protection Act 1998 "
+            "came into force is out of scope"
+        )
+    return day
+
+
+#: Bounds on ``sharelaw prove``'s budgets (issue 10, item 9): large enough for any real use,
+#: small enough that a typo cannot ask for a run that never ends.
+MAX_BUDGET = 3600.0
+
+
+MAX_EXAMPLES = 100_000
+
+
+MAX_CLASSES = 100_000_000
+
+
+def whole_number(low: int, high: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not between {low:,} and {high:,}")
+        return value
+
+
+    return parse
+
+
+def seconds(text: str) -> float:
+    """A finite number of seconds in (0, MAX_BUDGET]: 'nan' and 'inf' parse as floats, and are refused."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    if not math.isfinite(value) or not 0 < value <= MAX_BUDGET:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds more than 0 and at most {MAX_BUDGET:g}")
+    return value
+
+
+def open_log(url: str, *, create: bool = False, read_only: bool = False):
+    """The log at ``url``; ``read_only`` for the commands that only read it (verify, head,
+    show, export, replay), so that an auditor with read access alone can run them."""
+    from ..audit import AuditError, AuditLog, LogDamaged
+
+
+    try:
+        return AuditLog.open(url, create=create, read_only=read_only)
+    except LogDamaged:
+        raise
+    except AuditError as exc:
+        raise InputError([f"error: {exc}"]) from None
+
+
+def damaged_log_verdict(run):
+    """A log whose store is damaged (not a database, truncated, corrupt) gives the verdict
+    DAMAGED with the reason and exit 1, as any other damage: on stdout for verify and
+    replay (as JSON with --format json), on stderr for the other audit commands."""
+    import functools
+
+
+    @functools.wraps(run)
+    def guarded(args: argparse.Namespace):
+        from ..audit import LogDamaged, damaged_report
+
+
+        try:
+            return run(args)
+        except LogDamaged as exc:
+            report = damaged_report(str(exc))
+        if run.__name__ in ("run_audit_verify", "run_replay"):
+            if getattr(args, "format", None) == "json":
+                data = report.to_dict()
+                return to_json(data if run.__name__ == "run_audit_verify" else {"verify": data}), EXIT_INTERNAL
+            return report.render(), EXIT_INTERNAL
+        sys.stderr.write(report.render())
+        return "", EXIT_INTERNAL
+
+
+    return guarded
+
+
+def actor_of(args: argparse.Namespace) -> dict[str, Any]:
+    """The actor of an audit record, checked here so that an empty --agency or --role is a
+    usage error naming the option (issue 10, item 8), never a traceback."""
+    from pydantic import ValidationError
+
+    from ..audit.record import Actor
+
+
+    actor = {"agency": args.agency, "role": args.role, "person": args.person}
+    try:
+        Actor.model_validate(actor)
+    except ValidationError as exc:
+        raise InputError([f"error: actor_invalid: {len(exc.errors())} error(s) in the actor"] + [
+            f"  --{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]) from None
+    return actor
+
+
+class Progress:
+    """'replayed N/M' on stderr, at most a few times a second, for long runs."""
+
+
+    def __init__(self, verb: str) -> None:
+        import time
+
+
+        self._time = time.monotonic
+        self._verb = verb
+        self._last = 0.0
+        self._shown = False
+
+
+    def __call__(self, done: int, total: int) -> None:
+        now = self._time()
+        if now - self._last >= 0.25 or done == total:
+            self._last = now
+            self._shown = True
+            print(f"\r{self._verb} {done}/{total} record(s)", end="", file=sys.stderr, flush=True)
+
+
+    def finish(self) -> None:
+        if self._shown:
+            print(file=sys.stderr, flush=True)
+
+
+def _under(path: Path, root: Path) -> bool:
+    return path.resolve() == root.resolve() or root.resolve() in path.resolve().parents
+
+
+def read_request(name: str) -> Any:
+    """The request file (or stdin for '-') parsed as JSON; RequestError if it cannot be."""
+    label = "standard input" if name == "-" else name
+    try:
+        if name == "-":
+            raw = _stdin_bytes(MAX_REQUEST_BYTES + 1)
+        else:
+            with open(name, "rb") as fh:
+                raw = fh.read(MAX_REQUEST_BYTES + 1)
+    except (OSError, UnicodeDecodeError) as exc:
+        message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        error = FieldError("<request>", f"cannot read {label}: {message}", "file_unreadable")
+        raise RequestError([error], code="request_unreadable") from None
+    if len(raw) > MAX_REQUEST_BYTES:
+        # Validating a request of millions of entries would take gigabytes; no real request is near this.
+        error = FieldError("<request>", f"{label} is larger than {MAX_REQUEST_BYTES} bytes; no sharing request is", "too_large")
+        raise RequestError([error], code="request_too_large")
+    # One decoding for a file and for stdin (bytes, whatever the locale): UTF-8, UTF-16 or
+    # UTF-32 as RFC 8259 section 8.1 and json.detect_encoding tell them apart, a BOM dropped.
+    encoding = json.detect_encoding(raw)
+    try:
+        text = raw.decode(encoding).removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        error = FieldError("<request>", f"{label} is not valid JSON: not {encoding} text: {exc.reason} at byte {exc.start}", "json_invalid")
+        raise RequestError([error], code="request_not_json") from None
+    try:
+        data = json.loads(text, object_pairs_hook=_json_object)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad encoding, nested too deeply
+        error = FieldError("<request>", f"{label} is not valid JSON: {exc}", "json_invalid")
+        raise RequestError([error], code="request_not_json") from None
+    duplicates = list(_duplicate_keys(data))
+    if duplicates:
+        raise RequestError(duplicates, code="request_duplicate_key")
+    return data
+
+
+#: The largest request read (issue 10, item 5): a request is a few kilobytes, and pydantic needs
+#: about 600 bytes of memory per invalid entry, so a bound on the input bounds the memory used.
+MAX_REQUEST_BYTES = 1 << 20
+
+
+def _stdin_bytes(limit: int) -> bytes:
+    """At most ``limit`` bytes of standard input, as bytes, so that it decodes exactly as a file does."""
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is not None:
+        return buffer.read(limit)
+    return sys.stdin.read(limit).encode("utf-8", errors="surrogatepass")  # a text stream (an embedding caller)
+
+
+class _RepeatedKeys(dict):
+    """A JSON object that repeats a key: ``repeated`` names each, so the error can say where."""
+
+
+    repeated: list[str]
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict:
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj
+    seen: set[str] = set()
+    marked = _RepeatedKeys(obj)
+    marked.repeated = []
+    for key, _ in pairs:
+        if key in seen and key not in marked.repeated:
+            marked.repeated.append(key)
+        seen.add(key)
+    return marked
+
+
+def _duplicate_keys(data: Any, loc: str = ""):
+    """A FieldError for each key repeated in an object of ``data`` (JSON would keep only the last)."""
+    stack = [(data, loc)]
+    while stack:  # iterative: a deeply nested request must not exhaust the stack here
+        node, where = stack.pop()
+        if isinstance(node, dict):
+            for key in getattr(node, "repeated", ()):
+                yield FieldError(
+                    f"{where}.{key}" if where else key,
+                    f"the key '{key}' appears more than once in one object; JSON parsers disagree on which "
+                    "value counts, so the request is refused rather than decided on one of them",
+                    "duplicate_key",
+                )
+            stack.extend((v, f"{where}.{k}" if where else k) for k, v in reversed(node.items()))
+        elif isinstance(node, list):
+            stack.extend((v, f"{where}[{i}]") for i, v in reversed(list(enumerate(node))))
+
+
+def load_bundle(paths: list[str], only: set[Path] | None = None) -> Bundle:
+    """A bundle from the user's rule files; InputError listing every problem if invalid."""
+    from ..analysis.check import rule_files_under, with_national
+
+
+    try:
+        if only is None:
+            files, has_national = rule_files_under([Path(p) for p in paths])
+            if files and not has_national:  # protocols alone: with the shipped national law
+                roots, files = with_national([Path(p) for p in paths], files)
+                paths, only = [str(r) for r in roots], set(files)
+        bundle = Bundle.load(*paths, only=only)
+    except RulesetError as exc:
+        raise InputError(exc.render().splitlines()) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError([f"error: cannot read the rule files: {exc}"]) from None
+    if not bundle.files:
+        raise InputError([f"error: no rule files (*.yaml) found in {', '.join(map(str, paths))}"])
+    return bundle
+
+
+def report_request_error(exc: RequestError, *, json_output: bool) -> None:
+    """Every error up to ``MAX_LISTED_ERRORS``, then how many more: output stays bounded."""
+    print(f"error: {exc.code}: {len(exc.errors)} error(s) in the request", file=sys.stderr)
+    for error in exc.errors[:MAX_LISTED_ERRORS]:
+        print(str(error), file=sys.stderr)
+    if len(exc.errors) > MAX_LISTED_ERRORS:
+        print(f"... and {len(exc.errors) - MAX_LISTED_ERRORS} more error(s) not listed", file=sys.stderr)
+    if json_output:
+        sys.stdout.write(to_json(exc.to_dict()))
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def default_engine():
+    """The shared engine over the shipped rules, looked up when called (so that a test can
+    replace ``sharelaw.default_engine``)."""
+    import sharelaw
+
+    return sharelaw.default_engine()

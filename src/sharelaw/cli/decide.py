@@ -1,0 +1,57 @@
+"""``sharelaw decide`` and ``sharelaw schema``."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..decision import Decision
+from ..engine.pipeline import Engine, validate_request
+from ..request import SharingRequest
+from ..rules.model import RulesetFile
+from ._common import (
+    add_rules_option,
+    default_engine,
+    load_bundle,
+    read_request,
+    to_json,
+)
+from ._render import render_text
+
+SCHEMAS = {
+    "request": lambda: SharingRequest.model_json_schema(mode="validation"),
+    "decision": lambda: Decision.model_json_schema(mode="serialization"),
+    "ruleset": lambda: RulesetFile.model_json_schema(mode="validation"),
+}
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    decide = commands.add_parser("decide", help="decide a sharing request")
+    decide.add_argument("request", metavar="REQUEST.json", help="the request as JSON; '-' reads standard input")
+    decide.add_argument("--format", choices=["text", "json", "markdown"], default="text")
+    add_rules_option(decide)
+    decide.set_defaults(run=run_decide)
+
+    schema = commands.add_parser("schema", help="print a JSON Schema")
+    schema.add_argument("which", choices=sorted(SCHEMAS))
+    schema.set_defaults(run=run_schema)
+
+
+def run_decide(args: argparse.Namespace) -> str:
+    request = validate_request(read_request(args.request))
+    if args.rules:
+        engine = Engine(load_bundle(args.rules))
+        try:
+            decision = engine.decide(request)
+        finally:
+            engine.close()
+    else:
+        decision = default_engine().decide(request)
+    if args.format == "json":
+        return to_json(decision.model_dump(mode="json"))
+    if args.format == "markdown":
+        return decision.explain()
+    return render_text(decision)
+
+
+def run_schema(args: argparse.Namespace) -> str:
+    return to_json(SCHEMAS[args.which]())

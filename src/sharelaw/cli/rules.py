@@ -1,0 +1,118 @@
+"""``sharelaw rules list`` and ``sharelaw rules diff``."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+from typing import Any
+
+from ..rules.model import Rule
+from ..vocab import Stage
+from ._common import (
+    InputError,
+    add_rules_option,
+    default_engine,
+    iso_date,
+    load_bundle,
+    scope_date,
+    to_json,
+)
+from ._render import render_rule_table
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    rules = commands.add_parser("rules", help="inspect the rules")
+    rules_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="COMMAND")
+    listing = rules_commands.add_parser("list", help="list the rules, optionally only those in force on a day")
+    listing.add_argument("--as-at", type=iso_date, metavar="YYYY-MM-DD", help="only rules in force on this day")
+    listing.add_argument("--stage", choices=[s.value for s in Stage])
+    listing.add_argument("--format", choices=["text", "json"], default="text")
+    add_rules_option(listing)
+    listing.set_defaults(run=run_rules_list)
+    changes = rules_commands.add_parser("diff", help="what came into force, ended or changed between two dates")
+    changes.add_argument("--from", dest="start", type=scope_date, required=True, metavar="YYYY-MM-DD")
+    changes.add_argument("--to", dest="end", type=scope_date, required=True, metavar="YYYY-MM-DD")
+    changes.add_argument("--format", choices=["text", "json"], default="text")
+    add_rules_option(changes)
+    changes.set_defaults(run=run_rules_diff)
+
+
+def run_rules_list(args: argparse.Namespace) -> str:
+    bundle = load_bundle(args.rules) if args.rules else default_engine().bundle
+    stages = [Stage(args.stage)] if args.stage else list(Stage)
+    rules: list[Rule] = []
+    for stage in stages:
+        if args.as_at is None:
+            rules.extend(bundle.by_stage[stage])
+            rules.extend(r for p in bundle.protocols.values() for r in p.rules if r.stage is stage)
+        else:
+            rules.extend(bundle.segment(stage, args.as_at).rules)
+            for pid in bundle.protocols:
+                rules.extend(bundle.protocol_segment(pid, stage, args.as_at).rules)
+    rows = [
+        {
+            "id": r.id,
+            "stage": r.stage.value,
+            "protocol": r.protocol,
+            "from": r.in_force.start.isoformat(),
+            "to": r.in_force.end.isoformat() if r.in_force.end else None,
+            "verification": r.verification,
+            "title": r.title,
+        }
+        for r in rules
+    ]
+    if args.format == "json":
+        as_at = args.as_at.isoformat() if args.as_at else None
+        return to_json({"as_at": as_at, "bundle_hash": bundle.content_hash, "rules": rows})
+    return render_rule_table(rows)
+
+
+def run_rules_diff(args: argparse.Namespace) -> str:
+    from ..rules.timeline import diff
+
+    if args.end < args.start:
+        raise InputError(["error: --to is before --from"])
+    bundle = load_bundle(args.rules) if args.rules else default_engine().bundle
+    changes = diff(bundle, args.start, args.end)
+
+    def cite(rule: Rule, day: date) -> dict[str, Any]:
+        sources = [c.resolve(day) for c in rule.citations if c.applies_on(day)] or [rule.citations[0].resolve(day)]
+        return {"label": sources[0].label, "url": sources[0].url}
+
+    rows = []
+    for c in changes:
+        if c.rule is not None:
+            day = args.start if c.kind == "ended" else args.end
+            rows.append({
+                "change": c.kind, "id": c.rule.id, "stage": c.rule.stage.value, "title": c.rule.title,
+                "from": c.rule.in_force.start.isoformat(),
+                "to": c.rule.in_force.end.isoformat() if c.rule.in_force.end else None,
+                "verification": c.rule.verification, "citation": cite(c.rule, day),
+                "citations_before": c.before or None, "citations_after": c.after or None,
+            })
+        else:
+            rows.append({"change": c.kind, "id": c.id, "stage": c.requirement.stage.value,
+                         "title": f"requirement: {c.requirement.title}"})
+    if args.format == "json":
+        return to_json({"from": args.start.isoformat(), "to": args.end.isoformat(),
+                        "bundle_hash": bundle.content_hash, "changes": rows})
+    from ..law.eras import era_on
+
+    out = [f"The law from {args.start.isoformat()} ({era_on(args.start).label}) "
+           f"to {args.end.isoformat()} ({era_on(args.end).label}):"]
+    for kind, mark, heading in (("started", "+", "Came into force"), ("ended", "-", "Ended"), ("changed", "~", "Changed")):
+        group = [r for r in rows if r["change"] == kind]
+        out.append("")
+        out.append(f"{heading} ({len(group)}):")
+        for r in group:
+            out.append(f"  {mark} {r['id']} [{r['stage']}]: {r['title']}")
+            if "citation" in r:
+                dates = f"in force {r['from']} to {r['to'] or 'now'}"
+                tag = "" if r["verification"] == "verified" else f" [{r['verification'].upper()}]"
+                out.append(f"      {dates}{tag}; {r['citation']['label']} <{r['citation']['url']}>")
+            if r.get("citations_before"):
+                out.append(f"      cited before: {'; '.join(r['citations_before'])}")
+                out.append(f"      cited after:  {'; '.join(r['citations_after'])}")
+    out.append("")
+    out.append(f"rules {bundle.content_hash}")
+    return "\n".join(out) + "\n"
