@@ -15,6 +15,8 @@
     sharelaw audit head LOG [--sign KEY]
     sharelaw audit keygen KEY [--public PUB]
     sharelaw replay LOG [--against current|sha256:HASH] [--rules PATH ...] [--format text|json] [--progress|--no-progress]
+    sharelaw serve --tokens FILE [--host H] [--port P] [--workers N] [--log URL] [--record] [--rules PATH ...]
+    sharelaw token new --tokens FILE --id NAME --role ROLE [--agency A --practitioner-role R]
     sharelaw --version
 
 Exit codes: 0 done; 2 invalid input (request, JSON, rule or scenario files, or usage),
@@ -36,7 +38,7 @@ import sys
 
 from .._version import __version__
 from ..errors import EngineError, RequestError, RulesetError
-from . import audit, authoring, decide, replay, rules
+from . import audit, authoring, decide, replay, rules, serve
 from ._common import (
     EXIT_INPUT,
     EXIT_INTERNAL,
@@ -46,7 +48,7 @@ from ._common import (
 )
 
 #: The command groups, in the order ``--help`` lists them.
-COMMAND_GROUPS = [decide, rules, authoring, audit, replay]
+COMMAND_GROUPS = [decide, rules, authoring, audit, replay, serve]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -210,6 +210,13 @@ def read_request(name: str) -> Any:
         # Validating a request of millions of entries would take gigabytes; no real request is near this.
         error = FieldError("<request>", f"{label} is larger than {MAX_REQUEST_BYTES} bytes; no sharing request is", "too_large")
         raise RequestError([error], code="request_too_large")
+    return parse_json_bytes(raw, label)
+
+
+def parse_json_bytes(raw: bytes, label: str, *, duplicates: bool = True) -> Any:
+    """``raw`` parsed as JSON exactly as a request file is (the HTTP service reads its bodies
+    through this too, so that both refuse the same input); ``duplicates=False`` leaves the
+    duplicate-key check to the caller (``duplicate_key_errors``), e.g. item by item in a batch."""
     # One decoding for a file and for stdin (bytes, whatever the locale): UTF-8, UTF-16 or
     # UTF-32 as RFC 8259 section 8.1 and json.detect_encoding tell them apart, a BOM dropped.
     encoding = json.detect_encoding(raw)
@@ -223,7 +230,7 @@ def read_request(name: str) -> Any:
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad encoding, nested too deeply
         error = FieldError("<request>", f"{label} is not valid JSON: {exc}", "json_invalid")
         raise RequestError([error], code="request_not_json") from None
-    duplicates = list(_duplicate_keys(data))
+    duplicates = list(_duplicate_keys(data)) if duplicates else []
     if duplicates:
         raise RequestError(duplicates, code="request_duplicate_key")
     return data
@@ -279,6 +286,18 @@ def _duplicate_keys(data: Any, loc: str = ""):
             stack.extend((v, f"{where}.{k}" if where else k) for k, v in reversed(node.items()))
         elif isinstance(node, list):
             stack.extend((v, f"{where}[{i}]") for i, v in reversed(list(enumerate(node))))
+
+
+def duplicate_key_errors(data: Any, loc: str = "", *, shallow: bool = False) -> list[FieldError]:
+    """The duplicate-key errors of ``data`` as parsed by ``parse_json_bytes(..., duplicates=False)``;
+    ``shallow`` looks at the top object only."""
+    if shallow:
+        repeated = getattr(data, "repeated", ())
+        data = {k: None for k in data} if isinstance(data, dict) else None
+        if isinstance(data, dict):
+            data = _RepeatedKeys(data)
+            data.repeated = list(repeated)
+    return list(_duplicate_keys(data, loc))
 
 
 def load_bundle(paths: list[str], only: set[Path] | None = None) -> Bundle:

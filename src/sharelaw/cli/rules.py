@@ -6,6 +6,7 @@ import argparse
 from datetime import date
 from typing import Any
 
+from ..rules.bundle import Bundle
 from ..rules.model import Rule
 from ..vocab import Stage
 from ._common import (
@@ -39,16 +40,24 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run_rules_list(args: argparse.Namespace) -> str:
     bundle = load_bundle(args.rules) if args.rules else default_engine().bundle
-    stages = [Stage(args.stage)] if args.stage else list(Stage)
+    document = list_document(bundle, args.as_at, args.stage)
+    if args.format == "json":
+        return to_json(document)
+    return render_rule_table(document["rules"])
+
+
+def list_document(bundle: Bundle, as_at: date | None, stage: str | None = None) -> dict[str, Any]:
+    """What ``rules list --format json`` prints (and the service's ``GET /v1/rules``)."""
+    stages = [Stage(stage)] if stage else list(Stage)
     rules: list[Rule] = []
-    for stage in stages:
-        if args.as_at is None:
-            rules.extend(bundle.by_stage[stage])
-            rules.extend(r for p in bundle.protocols.values() for r in p.rules if r.stage is stage)
+    for each in stages:
+        if as_at is None:
+            rules.extend(bundle.by_stage[each])
+            rules.extend(r for p in bundle.protocols.values() for r in p.rules if r.stage is each)
         else:
-            rules.extend(bundle.segment(stage, args.as_at).rules)
+            rules.extend(bundle.segment(each, as_at).rules)
             for pid in bundle.protocols:
-                rules.extend(bundle.protocol_segment(pid, stage, args.as_at).rules)
+                rules.extend(bundle.protocol_segment(pid, each, as_at).rules)
     rows = [
         {
             "id": r.id,
@@ -61,41 +70,17 @@ def run_rules_list(args: argparse.Namespace) -> str:
         }
         for r in rules
     ]
-    if args.format == "json":
-        as_at = args.as_at.isoformat() if args.as_at else None
-        return to_json({"as_at": as_at, "bundle_hash": bundle.content_hash, "rules": rows})
-    return render_rule_table(rows)
+    return {"as_at": as_at.isoformat() if as_at else None, "bundle_hash": bundle.content_hash, "rules": rows}
 
 
 def run_rules_diff(args: argparse.Namespace) -> str:
-    from ..rules.timeline import diff
-
     if args.end < args.start:
         raise InputError(["error: --to is before --from"])
     bundle = load_bundle(args.rules) if args.rules else default_engine().bundle
-    changes = diff(bundle, args.start, args.end)
-
-    def cite(rule: Rule, day: date) -> dict[str, Any]:
-        sources = [c.resolve(day) for c in rule.citations if c.applies_on(day)] or [rule.citations[0].resolve(day)]
-        return {"label": sources[0].label, "url": sources[0].url}
-
-    rows = []
-    for c in changes:
-        if c.rule is not None:
-            day = args.start if c.kind == "ended" else args.end
-            rows.append({
-                "change": c.kind, "id": c.rule.id, "stage": c.rule.stage.value, "title": c.rule.title,
-                "from": c.rule.in_force.start.isoformat(),
-                "to": c.rule.in_force.end.isoformat() if c.rule.in_force.end else None,
-                "verification": c.rule.verification, "citation": cite(c.rule, day),
-                "citations_before": c.before or None, "citations_after": c.after or None,
-            })
-        else:
-            rows.append({"change": c.kind, "id": c.id, "stage": c.requirement.stage.value,
-                         "title": f"requirement: {c.requirement.title}"})
+    document = diff_document(bundle, args.start, args.end)
     if args.format == "json":
-        return to_json({"from": args.start.isoformat(), "to": args.end.isoformat(),
-                        "bundle_hash": bundle.content_hash, "changes": rows})
+        return to_json(document)
+    rows = document["changes"]
     from ..law.eras import era_on
 
     out = [f"The law from {args.start.isoformat()} ({era_on(args.start).label}) "
@@ -116,3 +101,30 @@ def run_rules_diff(args: argparse.Namespace) -> str:
     out.append("")
     out.append(f"rules {bundle.content_hash}")
     return "\n".join(out) + "\n"
+
+
+def diff_document(bundle: Bundle, start: date, end: date) -> dict[str, Any]:
+    """What ``rules diff --format json`` prints (and the service's ``GET /v1/rules/diff``)."""
+    from ..rules.timeline import diff
+
+    changes = diff(bundle, start, end)
+
+    def cite(rule: Rule, day: date) -> dict[str, Any]:
+        sources = [c.resolve(day) for c in rule.citations if c.applies_on(day)] or [rule.citations[0].resolve(day)]
+        return {"label": sources[0].label, "url": sources[0].url}
+
+    rows = []
+    for c in changes:
+        if c.rule is not None:
+            day = start if c.kind == "ended" else end
+            rows.append({
+                "change": c.kind, "id": c.rule.id, "stage": c.rule.stage.value, "title": c.rule.title,
+                "from": c.rule.in_force.start.isoformat(),
+                "to": c.rule.in_force.end.isoformat() if c.rule.in_force.end else None,
+                "verification": c.rule.verification, "citation": cite(c.rule, day),
+                "citations_before": c.before or None, "citations_after": c.after or None,
+            })
+        else:
+            rows.append({"change": c.kind, "id": c.id, "stage": c.requirement.stage.value,
+                         "title": f"requirement: {c.requirement.title}"})
+    return {"from": start.isoformat(), "to": end.isoformat(), "bundle_hash": bundle.content_hash, "changes": rows}

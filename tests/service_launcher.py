@@ -1,0 +1,43 @@
+"""Start the real decision service for the tests, optionally with an injected fault.
+
+    python tests/service_launcher.py PORT CONFIG_JSON [--fault]
+
+``--fault`` makes the engine raise (inside ``Engine._decide``, where a real fault would
+be) for a request whose request_id is ``inject-fault``, so that the tests and the
+schemathesis run can see the 500 path. The fault lives here, in the tests only: the
+shipped service has no hook a request could trigger."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import uvicorn
+
+from sharelaw.engine.pipeline import Engine
+from sharelaw.service.app import create_app
+from sharelaw.service.config import ServiceConfig
+
+FAULT_REQUEST_ID = "inject-fault"
+
+
+def install_fault() -> None:
+    original = Engine._decide
+
+    def faulty(self: Engine, req):  # type: ignore[no-untyped-def]
+        if req.request_id == FAULT_REQUEST_ID:
+            raise ZeroDivisionError("injected fault")
+        return original(self, req)
+
+    Engine._decide = faulty  # type: ignore[method-assign]
+
+
+def main(argv: list[str]) -> None:
+    port, config = int(argv[0]), ServiceConfig(**json.loads(argv[1]))
+    if "--fault" in argv[2:]:
+        install_fault()
+    uvicorn.run(create_app(config), host="127.0.0.1", port=port, log_level="warning")  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
