@@ -221,13 +221,13 @@ def test_an_invalid_request_is_a_422_naming_every_field_as_the_cli_does(setup: A
     assert log_count(log) == before
 
 
-def test_limits_413(setup: Any) -> None:
+def test_limits_413_and_batch_size(setup: Any) -> None:
     server, tokens, _, _ = setup
     with client(server, tokens["decider"]) as c:
         big = json.dumps({**example(), "request_id": "x" * (1 << 20)}).encode()
         problem(c.post("/v1/decisions", content=big), 413, "request_too_large")
         problem(c.post("/v1/decisions", content=iter([big])), 413, "request_too_large")  # chunked: no length
-        problem(c.post("/v1/decisions/batch", json={"requests": [example()] * 6}), 413, "batch_too_large")
+        problem(c.post("/v1/decisions/batch", json={"requests": [example()] * 6}), 422, "batch_too_large")
 
 
 def test_an_internal_fault_is_a_500_with_no_decision_and_nothing_recorded(setup: Any) -> None:

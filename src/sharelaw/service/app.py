@@ -156,11 +156,14 @@ def _ref(name: str) -> dict[str, Any]:
 
 
 def responses(ok: int, schema: dict[str, Any] | None, *errors: int, media: str = JSON,
-              headers: dict[str, Any] | None = None) -> dict[int | str, dict[str, Any]]:
+              headers: dict[str, Any] | None = None, links: dict[str, Any] | None = None,
+              ) -> dict[int | str, dict[str, Any]]:
     """The OpenAPI responses of one operation: its success and every problem it can give."""
     out: dict[int | str, dict[str, Any]] = {ok: {"description": "OK", "content": {media: {"schema": schema or {}}}}}
     if headers:
         out[ok]["headers"] = headers
+    if links:
+        out[ok]["links"] = links
     for status in errors:
         out[status] = {"description": "A problem (RFC 9457)", "content": {PROBLEM: {"schema": _ref("Problem")}}}
     return out
@@ -170,6 +173,12 @@ AUTH = (401, 403, 500)
 DECISION_HEADERS = {
     "Decision-Id": {"description": "The decision's id (the audit record's id when recorded).", "schema": {"type": "string"}},
     BUNDLE_HEADER: {"description": "The content hash of the rules that decided.", "schema": {"type": "string"}},
+}
+
+DECISION_LINKS = {
+    name: {"operationId": op, "parameters": {"decision_id": "$response.header.Decision-Id"},
+           "description": "A recorded decision's id (with ?record=true)"}
+    for name, op in (("GetDecision", "getDecision"), ("RecordAction", "recordAction"))
 }
 
 
@@ -237,7 +246,8 @@ def create_app(config: ServiceConfig, bundle: Bundle | None = None) -> FastAPI:
                          "(default: the service's --record setting).")
 
     @app.post("/v1/decisions", tags=["decisions"], summary="Decide one sharing request",
-              responses=responses(200, _ref("Decision"), 406, 409, 413, 422, 503, *AUTH, headers=DECISION_HEADERS),
+              responses=responses(200, _ref("Decision"), 406, 409, 413, 422, 503, *AUTH, headers=DECISION_HEADERS,
+                                  links=DECISION_LINKS),
               openapi_extra={"requestBody": {"required": True, "content": {JSON: {"schema": _ref("SharingRequest")}}}})
     async def decide(request: Request, record: bool | None = record_param, token: Token = need("decider")) -> Response:
         wanted = service.record_wanted(record)
@@ -255,7 +265,9 @@ def create_app(config: ServiceConfig, bundle: Bundle | None = None) -> FastAPI:
 
     batch_schema = {
         "type": "object", "required": ["requests"], "additionalProperties": False,
-        "properties": {"requests": {"type": "array", "maxItems": config.max_batch, "items": _ref("SharingRequest")}},
+        "properties": {"requests": {"type": "array", "maxItems": config.max_batch, "items": {
+            "description": "A request (the SharingRequest schema). Each is validated and answered on its own: "
+            "an invalid one is a 422 problem among the results, never a failure of the batch."}}},
     }
 
     @app.post("/v1/decisions/batch", tags=["decisions"], summary="Decide several requests, each on its own",
@@ -272,7 +284,9 @@ def create_app(config: ServiceConfig, bundle: Bundle | None = None) -> FastAPI:
             raise Problem.from_request_error(RequestError([error], code="batch_invalid"))
         items: list[Any] = data["requests"]
         if len(items) > config.max_batch:
-            raise Problem(413, "batch_too_large", f"{len(items)} requests; a batch holds at most {config.max_batch}")
+            message = f"{len(items)} requests; a batch holds at most {config.max_batch}"
+            raise Problem(422, "batch_too_large", message, count=1,
+                          errors=[{"loc": "requests", "message": message, "code": "too_many"}])
 
         def run() -> list[dict[str, Any]]:
             results = []
@@ -295,7 +309,7 @@ def create_app(config: ServiceConfig, bundle: Bundle | None = None) -> FastAPI:
                 "decided": sum(r["status"] == 200 for r in results), "results": results}
         return Response(json.dumps(body, ensure_ascii=False).encode(), media_type=JSON)
 
-    @app.get("/v1/decisions/{decision_id}", tags=["decisions"], summary="A recorded decision and its actions",
+    @app.get("/v1/decisions/{decision_id}", tags=["decisions"], operation_id="getDecision", summary="A recorded decision and its actions",
              responses=responses(200, _ref("RecordShown"), 404, 409, *AUTH))
     async def show(decision_id: str, token: Token = need("decider", "auditor")) -> Response:
         log = service.need_log()
@@ -311,7 +325,7 @@ def create_app(config: ServiceConfig, bundle: Bundle | None = None) -> FastAPI:
 
         return Response(to_json(await in_thread(service, read)).encode(), media_type=JSON)
 
-    @app.post("/v1/decisions/{decision_id}/actions", tags=["decisions"], status_code=201,
+    @app.post("/v1/decisions/{decision_id}/actions", tags=["decisions"], status_code=201, operation_id="recordAction",
               summary="Record what the practitioner did about a decision (domain.md section 7)",
               responses=responses(201, _ref("ActionRecorded"), 404, 409, 413, 422, *AUTH),
               openapi_extra={"requestBody": {"required": True, "content": {JSON: {"schema": _ref("Action")}}}})
