@@ -111,7 +111,7 @@ def run_serve(args: argparse.Namespace) -> str:
     if args.workers == 1:
         from ..service.app import create_app
 
-        uvicorn.run(create_app(config, bundle), **options)  # type: ignore[arg-type]
+        uvicorn.run(create_app(config, bundle), **options)
     else:
         os.environ[ENV_VAR] = config.to_env()
         uvicorn.run("sharelaw.service.app:app_from_env", factory=True, workers=args.workers, **options)

@@ -254,14 +254,19 @@ def create_app(config: ServiceConfig, bundle: Bundle | None = None) -> FastAPI:
         ld = JSONLD in request.headers.get("accept", "")
         if ld:
             render = _jsonld()
-        data = parse_body(await read_body(request, config.max_body_bytes))
-        decision_id, decision, _ = await in_thread(service, lambda: service.decide(data, token, wanted))
+        raw = await read_body(request, config.max_body_bytes)
+
+        def work() -> tuple[str, Decision, bytes | None]:  # parsing, deciding, serialising: one thread hop
+            decision_id, decision, _ = service.decide(parse_body(raw), token, wanted)
+            return decision_id, decision, None if ld else decision_bytes(decision)
+
+        decision_id, decision, body = await in_thread(service, work)
         headers = {"Decision-Id": decision_id}
         if wanted:
             headers["Location"] = f"/v1/decisions/{decision_id}"
         if ld:
             return Response(json.dumps(render(decision), ensure_ascii=False).encode(), media_type=JSONLD, headers=headers)
-        return Response(decision_bytes(decision), media_type=JSON, headers=headers)
+        return Response(body, media_type=JSON, headers=headers)
 
     batch_schema = {
         "type": "object", "required": ["requests"], "additionalProperties": False,
@@ -582,6 +587,6 @@ class BundleHeader:
 def app_from_env() -> ASGIApp:
     """The factory each uvicorn worker calls (``sharelaw serve --workers N``)."""
     try:
-        return create_app(ServiceConfig.from_env())  # type: ignore[return-value]
+        return create_app(ServiceConfig.from_env())
     except (LogNotFound, SharelawError) as exc:
         raise SystemExit(f"sharelaw serve: {exc}") from None

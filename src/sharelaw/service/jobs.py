@@ -29,7 +29,7 @@ class Jobs:
 
     def submit(self, kind: str, work: Callable[[], tuple[bool, dict[str, Any]]], owner: str) -> dict[str, Any]:
         job_id = uuid.uuid4().hex
-        state = {"id": job_id, "kind": kind, "status": "running", "owner": owner,
+        state: dict[str, Any] = {"id": job_id, "kind": kind, "status": "running", "owner": owner,
                  "started_at": _now(), "finished_at": None, "ok": None, "result": None}
         self._write(state)
 

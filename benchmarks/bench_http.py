@@ -1,0 +1,176 @@
+"""The HTTP decision service against in-process ``decide()``, in the same run.
+
+    python benchmarks/bench_http.py [--requests N] [--concurrency C] [--batch B] [--record]
+
+Starts ``sharelaw serve`` on a free localhost port (never another host) with 1 and then 2
+workers, and for each: one client in series (latency: p50/p99, and the HTTP overhead per
+decision, that latency less the in-process decide() time), C clients in a closed loop (the
+peak rate), paced clients at 80% of that peak (p50/p99 there), and batches of B requests.
+The load is bounded: N requests per measurement. The client runs on the same machine as
+the server and competes with it for the CPU: the ratios, measured in one run, are what to
+read; absolute figures move with the machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "src"))
+
+import httpx  # noqa: E402
+
+from service_common import Server, make_tokens  # noqa: E402
+
+import sharelaw  # noqa: E402
+
+
+def requests_() -> list[dict[str, Any]]:
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted((ROOT / "examples").glob("0*.json"))]
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def in_process(reqs: list[dict[str, Any]], n: int) -> dict[str, float]:
+    engine = sharelaw.default_engine()
+    for r in reqs:
+        engine.decide(r)
+    times = []
+    start = time.perf_counter()
+    for i in range(n):
+        t = time.perf_counter()
+        engine.decide(reqs[i % len(reqs)])
+        times.append(time.perf_counter() - t)
+    total = time.perf_counter() - start
+    return {"rate": n / total, "p50": pct(times, 0.5), "p99": pct(times, 0.99)}
+
+
+def closed_loop(url: str, token: str, bodies: list[bytes], n: int, clients: int, path: str,
+                per_call: int = 1) -> dict[str, float]:
+    times: list[float] = []
+    lock = threading.Lock()
+    counter = iter(range(n))
+
+    def run() -> None:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as c:
+            while True:
+                with lock:
+                    i = next(counter, None)
+                if i is None:
+                    return
+                t = time.perf_counter()
+                r = c.post(path, content=bodies[i % len(bodies)])
+                elapsed = time.perf_counter() - t
+                if r.status_code != 200:
+                    raise SystemExit(f"{path}: {r.status_code} {r.text[:300]}")
+                with lock:
+                    times.append(elapsed)
+
+    threads = [threading.Thread(target=run) for _ in range(clients)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    total = time.perf_counter() - start
+    return {"rate": n * per_call / total, "p50": pct(times, 0.5), "p99": pct(times, 0.99)}
+
+
+def paced(url: str, token: str, bodies: list[bytes], n: int, clients: int, rate: float) -> dict[str, float]:
+    """Open loop: request i is due at i/rate; latency counts from when it was due (queueing included)."""
+    times: list[float] = []
+    lock = threading.Lock()
+    counter = iter(range(n))
+    start = time.perf_counter() + 0.05
+
+    def run() -> None:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as c:
+            while True:
+                with lock:
+                    i = next(counter, None)
+                if i is None:
+                    return
+                due = start + i / rate
+                wait = due - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)
+                c.post("/v1/decisions", content=bodies[i % len(bodies)])
+                with lock:
+                    times.append(time.perf_counter() - due)
+
+    threads = [threading.Thread(target=run) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"rate": rate, "p50": pct(times, 0.5), "p99": pct(times, 0.99)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=600, help="requests per measurement (bounded load)")
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=20)
+    parser.add_argument("--record", action="store_true", help="record every decision in a SQLite log")
+    args = parser.parse_args()
+    n = max(20, min(args.requests, 20_000))
+    reqs = requests_()
+    bodies = [json.dumps(r).encode() for r in reqs]
+    batches = [json.dumps({"requests": [reqs[(i + k) % len(reqs)] for k in range(args.batch)]}).encode()
+               for i in range(len(reqs))]
+    base = in_process(reqs, n)
+    rows = [("in-process decide()", "-", base["rate"], base["p50"], base["p99"])]
+    overheads = {}
+    with tempfile.TemporaryDirectory() as d:
+        tokens = make_tokens(Path(d) / "tokens.json")
+        for workers in (1, 2):
+            cli = ["--tokens", str(Path(d) / "tokens.json"), "--workers", str(workers), "--max-batch", str(args.batch)]
+            if args.record:
+                cli += ["--log", str(Path(d) / f"audit-{workers}.db"), "--record"]
+            server = Server({}, cli_args=cli).wait_ready()
+            try:
+                assert server.url.startswith("http://127.0.0.1:")
+                closed_loop(server.url, tokens["decider"], bodies, 40, 2, "/v1/decisions")  # warm every worker
+                serial = closed_loop(server.url, tokens["decider"], bodies, n, 1, "/v1/decisions")
+                peak = closed_loop(server.url, tokens["decider"], bodies, n, args.concurrency, "/v1/decisions")
+                at80 = paced(server.url, tokens["decider"], bodies, n, args.concurrency * 2, 0.8 * peak["rate"])
+                batch = closed_loop(server.url, tokens["decider"], batches, max(10, n // args.batch),
+                                    args.concurrency, "/v1/decisions/batch", per_call=args.batch)
+            finally:
+                server.stop()
+            overheads[workers] = serial["p50"] - base["p50"]
+            rows += [
+                (f"HTTP single, 1 client", workers, serial["rate"], serial["p50"], serial["p99"]),
+                (f"HTTP single, {args.concurrency} clients (peak)", workers, peak["rate"], peak["p50"], peak["p99"]),
+                (f"HTTP single, paced at 80% of peak", workers, at80["rate"], at80["p50"], at80["p99"]),
+                (f"HTTP batch of {args.batch}, {args.concurrency} clients", workers, batch["rate"], batch["p50"],
+                 batch["p99"]),
+            ]
+    print(f"sharelaw {sharelaw.__version__}, {os.cpu_count()} CPUs, {n} requests per measurement, "
+          f"{'recorded' if args.record else 'not recorded'}; the client shares the machine with the server")
+    print()
+    print(f"| {'measurement':<40} | workers | decisions/s |  p50 ms |  p99 ms |")
+    print(f"|{'-' * 42}|---------|-------------|---------|---------|")
+    for name, workers, rate, p50, p99 in rows:
+        print(f"| {name:<40} | {workers!s:>7} | {rate:>11.0f} | {p50 * 1000:>7.2f} | {p99 * 1000:>7.2f} |")
+    print()
+    for workers, over in overheads.items():
+        print(f"HTTP overhead per decision, {workers} worker(s), one client: {over * 1000:.2f} ms "
+              f"= {over / base['p50']:.2f}x the in-process decide() p50 ({base['p50'] * 1000:.2f} ms)")
+
+
+if __name__ == "__main__":
+    main()
