@@ -392,12 +392,16 @@ def create_app(config: ServiceConfig, bundle: Bundle | None = None) -> FastAPI:
         doc = await in_thread(service, lambda: diff_document(service.bundle, start, end))
         return Response(to_json(doc).encode(), media_type=JSON)
 
+    schemas: dict[str, bytes] = {}
+
     @app.get("/v1/schema/{which}", tags=["rules"], summary="The JSON Schema of a request or a decision",
              responses=responses(200, {"type": "object"}, 422, *AUTH))
     async def schema(which: Literal["request", "decision"], token: Token = need("decider", "auditor")) -> Response:
-        from ..cli.decide import SCHEMAS
+        if which not in schemas:
+            from ..cli.decide import SCHEMAS
 
-        return Response(to_json(SCHEMAS[which]()).encode(), media_type=JSON)
+            schemas[which] = to_json(SCHEMAS[which]()).encode()
+        return Response(schemas[which], media_type=JSON)
 
     # ------------------------------------------------------------------ auditors
 
