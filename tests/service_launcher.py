@@ -3,7 +3,7 @@
     python tests/service_launcher.py PORT CONFIG_JSON [--fault]
 
 ``--fault`` makes the engine raise (inside ``Engine._decide``, where a real fault would
-be) for a request whose request_id is ``inject-fault``, so that the tests and the
+be) for a request whose request_id is ``inject-fault`` (and take 3 s for ``inject-slow``), so that the tests and the
 schemathesis run can see the 500 path. The fault lives here, in the tests only: the
 shipped service has no hook a request could trigger."""
 
@@ -19,6 +19,7 @@ from sharelaw.service.app import create_app
 from sharelaw.service.config import ServiceConfig
 
 FAULT_REQUEST_ID = "inject-fault"
+SLOW_REQUEST_ID = "inject-slow"  # takes 3 s: for the request timeout
 
 
 def install_fault() -> None:
@@ -27,6 +28,10 @@ def install_fault() -> None:
     def faulty(self: Engine, req):  # type: ignore[no-untyped-def]
         if req.request_id == FAULT_REQUEST_ID:
             raise ZeroDivisionError("injected fault")
+        if req.request_id == SLOW_REQUEST_ID:
+            import time
+
+            time.sleep(3)
         return original(self, req)
 
     Engine._decide = faulty  # type: ignore[method-assign]

@@ -349,14 +349,47 @@ def test_json_ld_by_content_negotiation(setup: Any) -> None:
     assert r.json() == json.loads(json.dumps(decision_jsonld(sharelaw.decide(example()))))
 
 
-def test_record_needs_a_log(tmp_path: Path) -> None:
+def test_record_needs_a_log_and_a_slow_decision_is_a_503(tmp_path: Path) -> None:
     tokens = make_tokens(tmp_path / "tokens.json")
-    server = Server({"tokens": str(tmp_path / "tokens.json")}).wait_ready()
+    server = Server({"tokens": str(tmp_path / "tokens.json"), "timeout_seconds": 1.0}, fault=True).wait_ready()
     try:
         with client(server, tokens["decider"]) as c:
             problem(c.post("/v1/decisions?record=true", json=example()), 409, "log_not_configured")
             assert c.post("/v1/decisions", json=example()).status_code == 200
+            started = time.monotonic()
+            problem(c.post("/v1/decisions", json={**example(), "request_id": "inject-slow"}), 503, "timeout")
+            assert time.monotonic() - started < 2.5
         with client(server, tokens["auditor"]) as c:
             problem(c.get("/v1/audit/head"), 409, "log_not_configured")
     finally:
         server.stop()
+
+
+def test_token_new_prints_the_token_once_and_stores_only_its_hash(tmp_path: Path) -> None:
+    import hashlib
+    import stat
+
+    path = tmp_path / "tokens.json"
+    code, out, _ = cli("token", "new", "--tokens", str(path), "--id", "app", "--role", "decider",
+                       "--agency", "st-marys-primary", "--practitioner-role", "DSL")
+    token = out.strip()
+    assert code == 0 and token.startswith("shl_") and len(token) > 40
+    text = path.read_text()
+    assert token not in text and hashlib.sha256(token.encode()).hexdigest() in text
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert cli("token", "new", "--tokens", str(path), "--id", "app", "--role", "auditor")[0] == 2  # id taken
+    code, _, err = cli("token", "new", "--tokens", str(path), "--id", "x", "--role", "decider")
+    assert code == 2 and "--agency" in err  # a decider's records need its agency and role
+    code, out, _ = cli("token", "list", "--tokens", str(path))
+    assert out == "app\tdecider\tst-marys-primary\tDSL\n"
+
+
+def test_serve_refuses_a_bad_token_file_or_log_before_starting(tmp_path: Path) -> None:
+    code, _, err = cli("serve", "--tokens", str(tmp_path / "missing.json"))
+    assert code == 2 and "no token file" in err
+    (tmp_path / "t.json").write_text('{"tokens": "x"}')
+    assert cli("serve", "--tokens", str(tmp_path / "t.json"))[0] == 2
+    make_tokens(tmp_path / "ok.json")
+    code, _, err = cli("serve", "--tokens", str(tmp_path / "ok.json"), "--log", "ftp://nowhere")
+    assert code == 2 and "unknown audit log URL scheme" in err
+    assert cli("serve", "--tokens", str(tmp_path / "ok.json"), "--record")[0] == 2  # --record needs --log
