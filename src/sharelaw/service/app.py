@@ -280,7 +280,8 @@ def create_app(config: ServiceConfig, bundle: Bundle | None = None) -> FastAPI:
               openapi_extra={"requestBody": {"required": True, "content": {JSON: {"schema": batch_schema}}}})
     async def batch(request: Request, record: bool | None = record_param, token: Token = need("decider")) -> Response:
         wanted = service.record_wanted(record)
-        data = parse_body(await read_body(request, config.max_batch_body_bytes), duplicates=False)
+        raw = await read_body(request, config.max_batch_body_bytes)
+        data = await in_thread(service, lambda: parse_body(raw, duplicates=False))  # up to 16 MiB: off the loop
         top = duplicate_key_errors(data, shallow=True)
         if top:
             raise Problem.from_request_error(RequestError(top, code="request_duplicate_key"))
