@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from ..errors import EngineError, RulesetError, RulesetErrors
 from ..rules.reference import predicate_error
+from .currency import currency
 from .static import Diagnostic, analyse
 from ..rules.bundle import Bundle, default_ruleset_dir
 from ..rules.loader import discover, file_format
@@ -97,7 +99,9 @@ def with_national(roots: list[Path], files: list[Path]) -> tuple[list[Path], lis
     return [national_dir, *roots], [*discover([national_dir]), *files]
 
 
-def check(paths: list[str | Path]) -> Report:
+def check(paths: list[str | Path], *, today: date | None = None) -> Report:
+    """Check the files under ``paths``. Review dates are judged as at ``today`` (the clock's
+    day if not given: the check tool, unlike the engine, may read the clock)."""
     started = time.perf_counter()
     roots = [Path(p) for p in paths] or [default_ruleset_dir()]
     report = Report([str(p) for p in roots])
@@ -126,6 +130,7 @@ def check(paths: list[str | Path]) -> Report:
         return report
     diagnostics = analyse(bundle, segments=list(bundle.all_segments()), domains=_domains_for(bundle))
     diagnostics.extend(_may_widen(bundle))
+    diagnostics.extend(currency(bundle, today or date.today()))  # checked_on, review dates (law watch)
     report.diagnostics = sorted(diagnostics, key=_order)
     report.seconds = time.perf_counter() - started
     return report

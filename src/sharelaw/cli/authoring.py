@@ -15,6 +15,7 @@ from ._common import (
     MAX_EXAMPLES,
     InputError,
     _under,
+    iso_date,
     default_engine,
     load_bundle,
     scope_date,
@@ -44,6 +45,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     checker.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: the shipped rules)")
     checker.add_argument("--format", choices=["text", "json"], default="text")
     checker.add_argument("--strict", action="store_true", help="fail on warnings as well as errors")
+    checker.add_argument("--today", type=iso_date, metavar="YYYY-MM-DD",
+                         help="judge review dates as at this day (default: today)")
     checker.set_defaults(run=run_check)
 
     prover = commands.add_parser(
@@ -126,7 +129,7 @@ def run_test(args: argparse.Namespace) -> tuple[str, int]:
 def run_check(args: argparse.Namespace) -> tuple[str, int]:
     from ..analysis.check import check
 
-    report = check(args.paths)
+    report = check(args.paths, today=args.today)
     ok = report.ok(strict=args.strict)
     if args.format == "json":
         data = report.as_dict()

@@ -46,6 +46,11 @@ class Citation(BaseModel):
     )
     valid_from: date | None = Field(default=None, alias="from")
     valid_to: date | None = Field(default=None, alias="to")
+    checked_on: date | None = Field(
+        default=None,
+        description="The day the cited text was last checked against legislation.gov.uk. Required on every "
+        "legislation citation (`sharelaw check`); `sharelaw law watch` flags effects in force after it.",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> "Citation":

@@ -149,6 +149,9 @@ class RuleFile(_File):
     verification: VerificationTag
     reason: str = Field(min_length=1, description="Plain-English reason; {fact.name} placeholders use the request.")
     notes: str | None = None
+    review_by: date | None = Field(
+        default=None, description="When the rule is next due for review; defaults to its file's review_by."
+    )
 
 
 class RequirementFile(_File):
@@ -167,6 +170,9 @@ class RulesetFile(_File):
     title: str = Field(min_length=1)
     description: str | None = None
     in_force: InForce
+    review_by: date | None = Field(
+        default=None, description="When the file's rules are next due for review (a rule may give its own)."
+    )
     requirements: list[RequirementFile] = Field(default_factory=list)
     define: dict[str, ConditionSource] = Field(default_factory=dict)
     rules: list[RuleFile] = Field(default_factory=list)
