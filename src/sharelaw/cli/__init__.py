@@ -38,7 +38,7 @@ import sys
 
 from .._version import __version__
 from ..errors import EngineError, RequestError, RulesetError
-from . import audit, authoring, decide, replay, rules, serve
+from . import audit, authoring, decide, law, replay, rules, serve
 from ._common import (
     EXIT_INPUT,
     EXIT_INTERNAL,
@@ -48,7 +48,7 @@ from ._common import (
 )
 
 #: The command groups, in the order ``--help`` lists them.
-COMMAND_GROUPS = [decide, rules, authoring, audit, replay, serve]
+COMMAND_GROUPS = [decide, rules, authoring, audit, replay, serve, law]
 
 
 def main(argv: list[str] | None = None) -> int:
