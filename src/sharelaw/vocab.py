@@ -21,6 +21,17 @@ class Labelled(StrEnum):
         return obj
 
     @classmethod
+    def _missing_(cls, value: object) -> "Labelled | None":
+        """A value may also be written as its IRI in the DPV mapping (sharelaw.dpv), e.g.
+        ``https://w3id.org/dpv#ConsentWithdrawn`` for ``withdrawn``."""
+        if not isinstance(value, str) or ":" not in value:
+            return None
+        from .dpv.table import code_for_iri  # lazily: the table is data, read on the first IRI
+
+        code = code_for_iri(cls.__name__, value)
+        return cls(code) if code is not None else None
+
+    @classmethod
     def __get_pydantic_json_schema__(cls, core_schema, handler):  # type: ignore[no-untyped-def]
         """The JSON Schema lists every value with its plain-English meaning, so a caller
         reading ``sharelaw schema request`` sees what each code means."""
