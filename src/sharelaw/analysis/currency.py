@@ -52,10 +52,19 @@ def review_date(bundle: Bundle, rule: Rule) -> date | None:
     return None
 
 
+def _all_rules(bundle: Bundle) -> list[Rule]:
+    """National rules and protocol practices, each once (practices are in ``bundle.rules`` too)."""
+    seen: dict[str, Rule] = dict(bundle.rules)
+    for p in bundle.protocols.values():
+        for r in p.rules:
+            seen.setdefault(r.id, r)
+    return list(seen.values())
+
+
 def cited_provisions(bundle: Bundle) -> list[CitedProvision]:
     """Every legislation citation of the bundle's rules, practices and shared functions."""
     out: list[CitedProvision] = []
-    rules = list(bundle.rules.values()) + [r for p in bundle.protocols.values() for r in p.rules]
+    rules = _all_rules(bundle)
     for r in rules:
         review = review_date(bundle, r)
         for c in r.citations:
@@ -87,7 +96,7 @@ def currency(bundle: Bundle, today: date) -> list[Diagnostic]:
                 f"the citation {c.label!r} ({c.legislation}) says it was checked on {c.checked_on.isoformat()}, "
                 f"after {today.isoformat()}",
                 cp.file, cp.line, None if cp.owner.startswith("function.") else cp.owner))
-    rules = list(bundle.rules.values()) + [r for p in bundle.protocols.values() for r in p.rules]
+    rules = _all_rules(bundle)
     for r in rules:
         review = review_date(bundle, r)
         if review is None:
