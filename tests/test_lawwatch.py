@@ -184,6 +184,9 @@ def test_watch_from_saved_files_flags_exactly_the_amended_provision(capsys):
     assert len(changed[0]["findings"]) == 1  # the feed's effect and the XML's unapplied copy are one effect
     code, text, _ = run_cli(capsys, "law", "watch", "--from", str(FIXTURES), "--act", CA2004)
     assert code == 1 and "Changed since checked_on (2):" in text and "in force 2027-01-04, after checked_on" in text
+    doc = (ROOT / "docs" / "law-watch.md").read_text()
+    shown = doc.split("$ sharelaw law watch --from tests/fixtures/legislation/ --act ukpga/2004/31\n", 1)[1]
+    assert text.replace(str(FIXTURES), "tests/fixtures/legislation") == shown.split("```", 1)[0]  # docs show real output
 
 
 def test_watch_passes_when_nothing_changed_after_checked_on(tmp_path, capsys):
@@ -216,6 +219,27 @@ def test_watch_usage_errors_are_listed(capsys):
     code, _, err = run_cli(capsys, "law", "watch", "--from", "/nonexistent", "--min-interval", "0.01", "--act", "ukpga/2004")
     assert code == 2
     assert "--from reads saved files" in err and "at least 0.1" in err and "not a folder" in err and "TYPE/YEAR/NUMBER" in err
+
+
+def test_an_act_no_rule_cites_is_a_usage_error(capsys):
+    code, out, err = run_cli(capsys, "law", "watch", "--from", str(FIXTURES), "--act", "ukpga/1999/1")
+    assert (code, out) == (2, "") and "--act ukpga/1999/1: no rule cites it" in err
+
+
+def test_as_at_reads_the_point_in_time_version(tmp_path, capsys):
+    saved = tmp_path / "legislation"
+    shutil.copytree(FIXTURES, saved)
+    for xml in sorted((saved / "ukpga/2004/31/section").glob("*/data.xml")):
+        (xml.parent / "2026-12-02").mkdir()
+        xml.rename(xml.parent / "2026-12-02" / "data.xml")
+    code, out, _ = run_cli(capsys, "law", "watch", "--from", str(saved), "--act", CA2004, "--format", "json",
+                           "--as-at", "2026-12-02")
+    data = json.loads(out)
+    assert code == 1 and data["as_at"] == "2026-12-02" and data["counts"]["not_checked"] == 0
+    assert data["flagged_rules"] == ["function.child_safeguarding_practice_review", "vires.ca2004.s16h.partner_request"]
+    code, out, _ = run_cli(capsys, "law", "watch", "--from", str(saved), "--act", CA2004, "--format", "json")
+    current = json.loads(out)  # the current versions are not saved: every provision is (also) not checked
+    assert code == 1 and all(p["not_checked"] for p in current["provisions"]) and len(current["provisions"]) == 9
 
 
 # ---------------------------------------------------------------------- online, against a real HTTP server

@@ -59,6 +59,13 @@ def run_watch(args: argparse.Namespace) -> tuple[str, int]:
     # the rules only, not an engine: nothing is decided here
     bundle = load_bundle(args.rules) if args.rules else Bundle.load(default_ruleset_dir())
     acts = set(args.act) if args.act else None
+    if acts:
+        from ..analysis.currency import cited_provisions
+
+        cited = {"/".join((c.citation.legislation or "").split("/")[:3]) for c in cited_provisions(bundle)}
+        unknown = sorted(acts - cited)
+        if unknown:
+            raise InputError([f"error: --act {a}: no rule cites it" for a in unknown])
     if args.from_dir:
         report = watch(bundle, DirectorySource(Path(args.from_dir)), as_at=args.as_at, acts=acts)
     else:
