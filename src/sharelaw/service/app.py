@@ -256,17 +256,19 @@ def create_app(config: ServiceConfig, bundle: Bundle | None = None) -> FastAPI:
             render = _jsonld()
         raw = await read_body(request, config.max_body_bytes)
 
-        def work() -> tuple[str, Decision, bytes | None]:  # parsing, deciding, serialising: one thread hop
-            decision_id, decision, _ = service.decide(parse_body(raw), token, wanted)
-            return decision_id, decision, None if ld else decision_bytes(decision)
+        def work() -> tuple[str, Decision, bytes]:  # parsing, deciding, serialising: one thread hop
+            data = parse_body(raw)
+            decision_id, decision, _ = service.decide(data, token, wanted)
+            if ld:  # with the request, so that purpose, data, consent and parties are described too
+                document = render(decision, validate_request(data))
+                return decision_id, decision, json.dumps(document, ensure_ascii=False).encode()
+            return decision_id, decision, decision_bytes(decision)
 
         decision_id, decision, body = await in_thread(service, work)
         headers = {"Decision-Id": decision_id}
         if wanted:
             headers["Location"] = f"/v1/decisions/{decision_id}"
-        if ld:
-            return Response(json.dumps(render(decision), ensure_ascii=False).encode(), media_type=JSONLD, headers=headers)
-        return Response(body, media_type=JSON, headers=headers)
+        return Response(body, media_type=JSONLD if ld else JSON, headers=headers)
 
     batch_schema = {
         "type": "object", "required": ["requests"], "additionalProperties": False,
@@ -519,12 +521,12 @@ def _before_scope(name: str, day: date) -> Problem:
                    errors=[{"loc": f"query.{name}", "message": message, "code": "out_of_scope"}])
 
 
-def _jsonld() -> Callable[[Decision], dict[str, Any]]:
+def _jsonld() -> Callable[[Decision, SharingRequest], dict[str, Any]]:
     """``sharelaw.dpv.decision_jsonld`` (issue 15), or 406 when it is not installed."""
     try:
         from .. import dpv  # type: ignore[attr-defined]
 
-        render: Callable[[Decision], dict[str, Any]] = dpv.decision_jsonld
+        render: Callable[[Decision, SharingRequest], dict[str, Any]] = dpv.decision_jsonld
     except (ImportError, AttributeError):
         raise Problem(406, "not_acceptable", "JSON-LD needs sharelaw.dpv, which this installation lacks; "
                       "ask for application/json") from None
