@@ -34,7 +34,6 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 import time
 from datetime import date, datetime
 from pathlib import Path
@@ -291,6 +290,8 @@ class ParseCache:
             return False
         if not self._ready(create=True):
             return False
+        import tempfile  # only when writing (its imports cost a few ms)
+
         target = self.folder / f"{entry_key(sha256)}.json"
         try:
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=self.folder)  # mode 0600
