@@ -47,6 +47,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = "examples/01-council-health-data-to-marketing-company.json"
@@ -145,7 +146,7 @@ def main() -> None:
 
         decide = [py, "-m", "sharelaw", "decide", EXAMPLE]
         # (label, argv, env or a function giving it, cwd, in-process figure?)
-        configs = [
+        configs: list[tuple[str, list[str], dict[str, str] | Callable[[], dict[str, str]], Path, bool]] = [
             ("python -c pass", [py, "-c", "pass"], new_env, ROOT, False),
             ("import sharelaw (0.3.0)", [py, "-c", "import sharelaw"], old_env, old, False),
             ("import sharelaw", [py, "-c", "import sharelaw"], new_env, ROOT, False),
