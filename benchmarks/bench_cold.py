@@ -11,7 +11,8 @@ records a run.
 Every figure is a new process (``python ...``, as a user runs it, with its modules' bytecode
 already compiled, as an installed package has it), timed from fork to exit by this script; the configurations are run interleaved (one of each, then again), so that
 a busy machine slows them alike, and the median and the fastest run are printed, with the
-ratio of each median to 0.3.0's (commit ``--baseline``, extracted from git into a temporary
+ratio of each median to 0.3.0's, and the median CPU time (user + system) of each process,
+which a busy machine inflates far less than the wall time, with its ratio to 0.3.0's (commit ``--baseline``, extracted from git into a temporary
 folder with ``git archive`` and run with ``PYTHONPATH``). Figures in milliseconds.
 
 Configurations:
@@ -40,6 +41,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -89,12 +91,24 @@ sys.exit(main(["decide", %r]))
 """ % EXAMPLE
 
 
-def run_once(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, str]:
+CPU: dict[str, list[float]] = {}
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_once(argv: list[str], env: dict[str, str], cwd: Path, label: str | None = None) -> tuple[float, str]:
+    """Wall time of one process and its output; its CPU time (user + system) goes to ``CPU``."""
+    cpu = _children_cpu()
     started = time.perf_counter()
     done = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"failed ({done.returncode}): {' '.join(argv)}\n{done.stderr}")
+    if label is not None:
+        CPU.setdefault(label, []).append(_children_cpu() - cpu)
     return elapsed, done.stdout
 
 
@@ -166,7 +180,7 @@ def main() -> None:
         load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
         for _ in range(args.runs):
             for label, argv, env, cwd, inner in configs:
-                elapsed, out = run_once(argv, env() if callable(env) else env, cwd)
+                elapsed, out = run_once(argv, env() if callable(env) else env, cwd, None if inner else label)
                 times[label].append(float(out.strip()) if inner else elapsed)
             phases.append(json.loads(run_once([py, "-c", _PHASES], new_env, ROOT)[1]))
         load_after = os.getloadavg() if hasattr(os, "getloadavg") else None
@@ -184,14 +198,20 @@ def main() -> None:
         print(f"load average at start {load_before[0]:.2f}, at end {load_after[0]:.2f} "
               "(a busy machine: compare the ratios, not the absolute figures)")
     print()
-    print(f"{'configuration':36} {'median ms':>10} {'fastest ms':>11} {'vs 0.3.0':>9}")
+    print(f"{'configuration':36} {'median ms':>10} {'fastest ms':>11} {'vs 0.3.0':>9} {'CPU ms':>8} {'vs 0.3.0':>9}")
     baselines = {"import sharelaw": "import sharelaw (0.3.0)", "decide": "decide (0.3.0)",
                  "Bundle.load": "Bundle.load (0.3.0)"}
     medians = {label: statistics.median(v) * 1000 for label, v in times.items()}
+    cpu = {label: statistics.median(v) * 1000 for label, v in CPU.items()}
     for label, values in times.items():
         base = next((b for prefix, b in baselines.items() if label.startswith(prefix) and "0.3.0" not in label), None)
         ratio = f"{medians[label] / medians[base]:8.2f}x" if base else ""
-        print(f"{label:36} {medians[label]:10.1f} {min(values) * 1000:11.1f} {ratio:>9}")
+        if label in cpu:  # a whole process (not for Bundle.load, timed inside one)
+            cpu_ratio = f"{cpu[label] / cpu[base]:8.2f}x" if base else ""
+            tail = f" {cpu[label]:8.1f} {cpu_ratio:>9}"
+        else:
+            tail = ""
+        print(f"{label:36} {medians[label]:10.1f} {min(values) * 1000:11.1f} {ratio:>9}{tail}")
     print()
     print("phases of a cold decide (this commit, cache warm; medians, ms):")
     for name in phases[0]:
