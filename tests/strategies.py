@@ -390,3 +390,31 @@ def deterministic_request_dicts(n: int, seed: int = 20240601) -> list[dict[str, 
     """``n`` valid requests, the same list for the same ``seed`` on every run and machine."""
     rng = random.Random(seed)
     return [random_request_dict(rng) for _ in range(n)]
+
+
+# ---------------------------------------------------------------------- parsed YAML (issue 11: the parse cache)
+
+from datetime import timezone  # noqa: E402 - kept with the one strategy that needs it
+
+_yaml_keys = st.one_of(
+    st.text(max_size=8), st.integers(), st.booleans(), st.none(), st.dates(), st.sampled_from(["\x00", "\x00a", "v"]),
+)
+_yaml_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.sampled_from([float("inf"), float("-inf")]),
+    st.text(max_size=20), st.dates(), st.datetimes(timezones=st.sampled_from([None, timezone.utc])).map(lambda d: d.replace(fold=0)), st.binary(max_size=8),
+)
+
+
+def parsed_yaml_values() -> st.SearchStrategy[Any]:
+    """What YAML's safe constructor can build: scalars, dates, bytes, lists, mappings with
+    keys of any scalar kind (including keys that look like the cache's own tag), sets, pairs."""
+    return st.recursive(
+        _yaml_scalars,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4),
+            st.dictionaries(_yaml_keys, inner, max_size=4),
+            st.sets(_yaml_keys, max_size=3),
+            st.lists(st.tuples(st.text(max_size=4), inner), max_size=3),
+        ),
+        max_leaves=20,
+    )

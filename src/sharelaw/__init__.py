@@ -10,46 +10,65 @@ sharelaw supports a practitioner's decision; it does not give legal advice.
 
 from __future__ import annotations
 
+import importlib
 import threading
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ._version import __version__
-from .decision import Decision, Finding, StageResult
-from .engine.pipeline import Engine
-from .errors import EngineError, FieldError, RequestError, RulesetError, RulesetErrors, SharelawError
-from .law.eras import Era, era_on
-from .request import SharingRequest, parse_request
-from .rules.bundle import Bundle
-from .audit import AuditLog
-from . import scenarios
-from .vocab import Outcome, Stage
 
-__all__ = sorted(
-    [
-        "AuditLog",
-        "Bundle",
-        "Decision",
-        "Engine",
-        "EngineError",
-        "Era",
-        "FieldError",
-        "Finding",
-        "Outcome",
-        "RequestError",
-        "RulesetError",
-        "RulesetErrors",
-        "SharelawError",
-        "SharingRequest",
-        "Stage",
-        "StageResult",
-        "__version__",
-        "decide",
-        "default_engine",
-        "era_on",
-        "parse_request",
-        "scenarios",
-    ]
-)
+if TYPE_CHECKING:  # imported on first use (below), so that ``import sharelaw`` stays cheap
+    from . import scenarios
+    from .audit import AuditLog
+    from .decision import Decision, Finding, StageResult
+    from .engine.pipeline import Engine
+    from .errors import EngineError, FieldError, RequestError, RulesetError, RulesetErrors, SharelawError
+    from .law.eras import Era, era_on
+    from .request import SharingRequest, parse_request
+    from .rules.bundle import Bundle
+    from .vocab import Outcome, Stage
+
+#: Each public name and the module it comes from. ``import sharelaw`` imports none of them
+#: (pydantic, the rules, the engine, the audit log and durable-rules cost about 0.3 s);
+#: each module is imported the first time one of its names is used.
+_LAZY = {
+    "AuditLog": ".audit",
+    "Bundle": ".rules.bundle",
+    "Decision": ".decision",
+    "Engine": ".engine.pipeline",
+    "EngineError": ".errors",
+    "Era": ".law.eras",
+    "FieldError": ".errors",
+    "Finding": ".decision",
+    "Outcome": ".vocab",
+    "RequestError": ".errors",
+    "RulesetError": ".errors",
+    "RulesetErrors": ".errors",
+    "SharelawError": ".errors",
+    "SharingRequest": ".request",
+    "Stage": ".vocab",
+    "StageResult": ".decision",
+    "era_on": ".law.eras",
+    "parse_request": ".request",
+}
+
+__all__ = sorted([*_LAZY, "__version__", "decide", "default_engine", "scenarios"])
+
+
+def __getattr__(name: str) -> Any:
+    """A public name, imported from its module on first use (PEP 562)."""
+    if name == "scenarios":
+        value: Any = importlib.import_module(".scenarios", __name__)
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # later uses are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 _default: Engine | None = None
 _default_lock = threading.Lock()
@@ -61,6 +80,8 @@ def default_engine() -> Engine:
     if _default is None:
         with _default_lock:
             if _default is None:
+                from .engine.pipeline import Engine
+
                 _default = Engine()
     return _default
 

@@ -18,7 +18,9 @@ import yaml
 
 from ..vocab import Labelled
 
-_TIMELINE = yaml.safe_load((Path(__file__).with_name("timeline.yaml")).read_text("utf-8"))
+# libyaml's loader where PyYAML has it (the file is ours; ~20x faster than the pure-Python one at import)
+_TIMELINE = yaml.load((Path(__file__).with_name("timeline.yaml")).read_text("utf-8"),
+                      Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 SCOPE_START: date = _TIMELINE["scope_start"]
 

@@ -16,9 +16,10 @@ from typing import Callable
 
 from ..errors import RulesetError, RulesetErrors
 from ..vocab import EffectKind, Stage
+from .cache import ParseCache
 from .loader import (
     LoadedDefinitions, LoadedFile, SharedDefinition, decode_error, discover, load_definitions, load_file, read_rule_file,
-    text_format,
+    read_yaml_cached, text_format,
 )
 from .protocol import LoadedProtocol
 from .model import DEFINITIONS_FORMAT, InForce, Protocol, Requirement, Rule, facts_in
@@ -110,6 +111,7 @@ class Bundle:
         self._digests = digests
         self.sources = sources  # relative path -> file text, for archiving
         self.definitions: list[LoadedDefinitions] = []  # set by the loaders
+        self.parse_cache: ParseCache | None = None  # the cache the files were read through (its hits, misses)
         errors: list[RulesetError] = []
         self.rules: dict[str, Rule] = {}
         self.by_stage: dict[Stage, list[Rule]] = {s: [] for s in Stage}
@@ -253,10 +255,14 @@ class Bundle:
     # -------------------------------------------------------------- loading
 
     @classmethod
-    def load(cls, *paths: str | Path, only: set[Path] | None = None) -> "Bundle":
+    def load(cls, *paths: str | Path, only: set[Path] | None = None, cache: bool = True) -> "Bundle":
         """Load every *.yaml under ``paths`` (the shipped rules if none), or just the files in
         ``only``. Paths inside the content hash are relative to the root they were found under,
-        so the same files give the same hash however they were named on the command line."""
+        so the same files give the same hash however they were named on the command line.
+
+        With ``cache`` (the default, unless ``SHARELAW_NO_CACHE=1``), parsed files are kept in
+        the user's cache folder and a file whose bytes are unchanged is not parsed again; the
+        bundle is the same either way (``rules/cache.py``)."""
         roots = [Path(p) for p in paths] or [default_ruleset_dir()]
         wanted = {p.resolve() for p in only} if only is not None else None
         texts: list[tuple[str, str, str, bytes]] = []  # (file as named, relative path, text, bytes)
@@ -284,19 +290,22 @@ class Bundle:
                     errors.append(decode_error(exc, raw, str(path)))
                     continue
                 texts.append((str(path), rel, text, raw))
-        return cls._from_texts(texts, errors)
+        return cls._from_texts(texts, errors, ParseCache.default() if cache else None)
 
     @classmethod
-    def from_sources(cls, sources: dict[str, str]) -> "Bundle":
+    def from_sources(cls, sources: dict[str, str], cache: bool = True) -> "Bundle":
         """Rebuild a bundle from archived file texts (relative path -> text), e.g. to replay a
         decision with the rules of its day. Same texts and paths give the same content hash."""
         texts = [(rel, rel, sources[rel], sources[rel].encode("utf-8")) for rel in sorted(sources)]
-        return cls._from_texts(texts, [])
+        return cls._from_texts(texts, [], ParseCache.default() if cache else None)
 
     @classmethod
-    def _from_texts(cls, texts: list[tuple[str, str, str, bytes]], errors: list[RulesetError]) -> "Bundle":
+    def _from_texts(
+        cls, texts: list[tuple[str, str, str, bytes]], errors: list[RulesetError], cache: ParseCache | None = None,
+    ) -> "Bundle":
         """Load definitions files first (every other file may ``use:`` what they define), then
-        the rule and protocol files, in the order given."""
+        the rule and protocol files, in the order given. Each file is parsed once (or read
+        from ``cache``)."""
         shared: dict[str, SharedDefinition] = {}
         definitions: list[LoadedDefinitions] = []
         files: list = []
@@ -305,8 +314,9 @@ class Bundle:
         for name, rel, text, raw in texts:
             if text_format(text) != DEFINITIONS_FORMAT:
                 continue
+            digest = hashlib.sha256(raw).hexdigest()
             try:
-                loaded_defs = load_definitions(text, name)
+                loaded_defs = load_definitions(text, name, read_yaml_cached(text, name, digest, cache))
             except RulesetErrors as exc:
                 errors.extend(exc.errors)
                 continue
@@ -317,25 +327,28 @@ class Bundle:
                         file=name, line=sd.src.line(sd.path)))
                 shared.setdefault(key, sd)
             definitions.append(loaded_defs)
-            digests.append((rel, hashlib.sha256(raw).hexdigest()))
+            digests.append((rel, digest))
             sources[rel] = text
         order = 0
         for name, rel, text, raw in texts:
             if text_format(text) == DEFINITIONS_FORMAT:
                 continue
+            digest = hashlib.sha256(raw).hexdigest()
             try:
-                loaded = load_file(text, name, order_start=order, shared=shared)
+                parsed = read_yaml_cached(text, name, digest, cache)
+                loaded = load_file(text, name, order_start=order, shared=shared, parsed=parsed)
             except RulesetErrors as exc:
                 errors.extend(exc.errors)
                 continue
             order += len(loaded.rules)
             files.append(loaded)
-            digests.append((rel, hashlib.sha256(raw).hexdigest()))
+            digests.append((rel, digest))
             sources[rel] = text
         if errors:
             raise RulesetErrors(errors)
         bundle = cls(files, digests, sources)
         bundle.definitions = definitions
+        bundle.parse_cache = cache
         return bundle
 
     @cached_property
