@@ -17,6 +17,8 @@
     sharelaw replay LOG [--against current|sha256:HASH] [--rules PATH ...] [--format text|json] [--progress|--no-progress]
     sharelaw serve --tokens FILE [--host H] [--port P] [--workers N] [--log URL] [--record] [--rules PATH ...]
     sharelaw token new --tokens FILE --id NAME --role ROLE [--agency A --practitioner-role R]
+    sharelaw report LOG [--from D] [--to D] [--agency A] [--by agency|role|purpose|kind|interaction] [--format text|json] [--html FILE]
+    sharelaw rules timeline --to YYYY-MM-DD --out FILE.svg|FILE.png
     sharelaw --version
 
 Exit codes: 0 done; 2 invalid input (request, JSON, rule or scenario files, or usage),
@@ -38,7 +40,7 @@ import sys
 
 from .._version import __version__
 from ..errors import EngineError, RequestError, RulesetError
-from . import audit, authoring, decide, law, replay, rules, serve
+from . import audit, authoring, decide, law, replay, report, rules, serve
 from ._common import (
     EXIT_INPUT,
     EXIT_INTERNAL,
@@ -48,7 +50,7 @@ from ._common import (
 )
 
 #: The command groups, in the order ``--help`` lists them.
-COMMAND_GROUPS = [decide, rules, authoring, audit, replay, serve, law]
+COMMAND_GROUPS = [decide, rules, authoring, audit, replay, serve, law, report]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,7 +27,7 @@ SCHEMAS = {
 def register(commands: argparse._SubParsersAction) -> None:
     decide = commands.add_parser("decide", help="decide a sharing request")
     decide.add_argument("request", metavar="REQUEST.json", help="the request as JSON; '-' reads standard input")
-    decide.add_argument("--format", choices=["text", "json", "markdown", "jsonld"], default="text")
+    decide.add_argument("--format", choices=["text", "json", "markdown", "jsonld", "html"], default="text")
     add_rules_option(decide)
     decide.set_defaults(run=run_decide)
 
@@ -52,6 +52,10 @@ def run_decide(args: argparse.Namespace) -> str:
         from ..dpv import decision_jsonld
 
         return to_json(decision_jsonld(decision, request))
+    if args.format == "html":
+        from ..report.decision_html import decision_html
+
+        return decision_html(decision)
     if args.format == "markdown":
         return decision.explain()
     return render_text(decision)

@@ -36,6 +36,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     changes.add_argument("--format", choices=["text", "json"], default="text")
     add_rules_option(changes)
     changes.set_defaults(run=run_rules_diff)
+    timeline = rules_commands.add_parser("timeline", help="draw which rules of each stage were in force, 2000 to a date")
+    timeline.add_argument("--out", required=True, metavar="FILE.svg|FILE.png", help="the picture to write")
+    timeline.add_argument("--to", dest="end", type=scope_date, metavar="YYYY-MM-DD",
+                          help="the last day drawn (default: today)")
+    add_rules_option(timeline)
+    timeline.set_defaults(run=run_rules_timeline)
 
 
 def run_rules_list(args: argparse.Namespace) -> str:
@@ -128,3 +134,19 @@ def diff_document(bundle: Bundle, start: date, end: date) -> dict[str, Any]:
             rows.append({"change": c.kind, "id": c.id, "stage": c.requirement.stage.value,
                          "title": f"requirement: {c.requirement.title}"})
     return {"from": start.isoformat(), "to": end.isoformat(), "bundle_hash": bundle.content_hash, "changes": rows}
+
+
+def run_rules_timeline(args: argparse.Namespace) -> str:
+    from ..report.charts import law_timeline_chart
+    from .report import _write
+
+    fmt = args.out.rsplit(".", 1)[-1].lower() if "." in args.out else ""
+    if fmt not in ("svg", "png"):
+        raise InputError([f"error: --out {args.out}: name an .svg or .png file"])
+    bundle = load_bundle(args.rules) if args.rules else default_engine().bundle
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    end = args.end or datetime.now(timezone.utc).date()  # a picture, not a decision: today by default
+    _write(Path(args.out), law_timeline_chart(bundle, end, fmt=fmt))
+    return f"wrote {args.out}: the rules in force from 2000-03-01 to {end.isoformat()} (rules {bundle.content_hash})\n"
