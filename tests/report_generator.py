@@ -148,8 +148,8 @@ def generate(
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Write ``per_agency`` interactions for each agency to the log at ``url``; return a summary."""
-    engine = engine or Engine()
-    pool = pool or Pool(engine)
+    if pool is None:
+        pool = Pool(engine or Engine())
     plans = [plan(a, per_agency, seed + k) for k, a in enumerate(agencies)]
     # interleave the agencies, as a shared log would hold them
     steps = [(agencies[k], plans[k][j], j) for j in range(per_agency) for k in range(len(agencies)) if j < len(plans[k])]

@@ -23,12 +23,12 @@ STAGE_COLOURS = {"vires": "#5e35b1", "hra": "#00897b", "confidence": "#6d4c41", 
                  "protocol": "#757575"}
 
 
-def _figure(width: float, height: float) -> "Figure":
+def _figure(width: float, height: float, layout: str | None = "constrained") -> "Figure":
     try:
         from matplotlib.figure import Figure
     except ImportError as exc:  # pragma: no cover - the report extra
         raise ImportError("the pictures need matplotlib: pip install 'sharelaw[report]'") from exc
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+    return Figure(figsize=(width, height), dpi=100, layout=layout)
 
 
 def _save(fig: "Figure", fmt: str) -> bytes:
@@ -131,7 +131,10 @@ def law_timeline_chart(bundle: "Bundle", end: date, fmt: str = "svg", start: dat
     if protocol_rules:
         lanes.append(("protocol", sorted(protocol_rules, key=lambda r: (r.in_force.start, r.id))))
     rows = sum(len(rules) for _, rules in lanes)
-    fig = _figure(12.0, 1.8 + 0.1 * rows + 0.3 * len(lanes))
+    height = 1.8 + 0.1 * rows + 0.3 * len(lanes)
+    fig = _figure(12.0, height, layout=None)  # laid out by hand: constrained layout redraws every label
+    fig.subplots_adjust(left=0.02, right=0.98, top=1 - 1.2 / height, bottom=0.45 / height,
+                        hspace=0.5 * max(1, len(lanes)) / max(1.0, height - 1.65))
     import matplotlib.dates as mdates
 
     axes = list(fig.subplots(len(lanes), 1, sharex=True, squeeze=False,
@@ -139,11 +142,13 @@ def law_timeline_chart(bundle: "Bundle", end: date, fmt: str = "svg", start: dat
     x0, x1 = mdates.date2num(start), mdates.date2num(end)
     for ax, (stage, rules) in zip(axes, lanes):
         colour = STAGE_COLOURS.get(stage, "#555")
-        for i, r in enumerate(rules):
-            a = mdates.date2num(max(r.in_force.start, start))
-            b = mdates.date2num(min(r.in_force.end, end)) if r.in_force.end else x1
-            ax.barh(i, max(b - a, 1), left=a, height=0.8, color=colour,
-                    alpha=0.55 if r.verification == "verified" else 0.22)
+        from matplotlib.colors import to_rgba
+
+        lefts = [float(mdates.date2num(max(r.in_force.start, start))) for r in rules]
+        rights = [float(mdates.date2num(min(r.in_force.end, end))) if r.in_force.end else x1 for r in rules]
+        ax.barh(range(len(rules)), [max(b - a, 1.0) for a, b in zip(lefts, rights)], left=lefts, height=0.8,
+                color=[to_rgba(colour, 0.55 if r.verification == "verified" else 0.22) for r in rules])
+        for i, (r, a) in enumerate(zip(rules, lefts)):
             ax.text(a + 20, i, r.id, fontsize=4.6, va="center", ha="left", color="#111", clip_on=True)
         ax.set_yticks([])
         ax.set_ylim(len(rules) - 0.5, -0.5)
@@ -156,9 +161,11 @@ def law_timeline_chart(bundle: "Bundle", end: date, fmt: str = "svg", start: dat
         short = {"dpa1998": "DPA 1998", "eu_gdpr_dpa2018": "EU GDPR + DPA 2018", "uk_gdpr_dpa2018": "UK GDPR",
                  "uk_gdpr_duaa2025": "UK GDPR + DUAA 2025"}
         for n, span in enumerate(s for s in ERAS if s.start <= end):
-            axes[0].annotate(short.get(span.era.value, span.era.label), (mdates.date2num(max(span.start, start)), 1.0),
-                             xycoords=("data", "axes fraction"), xytext=(2, 14 + 9 * (n % 3)),
-                             textcoords="offset points", fontsize=7, color="#c62828", annotation_clip=False)
+            x = mdates.date2num(max(span.start, start))
+            right = x > x0 + 0.85 * (x1 - x0)
+            axes[0].annotate(short.get(span.era.value, span.era.label), (x, 1.0), xycoords=("data", "axes fraction"),
+                             xytext=(-2 if right else 2, 12 + 9 * (n % 3)), textcoords="offset points", fontsize=7,
+                             color="#c62828", annotation_clip=False, ha="right" if right else "left")
         axes[-1].set_xlim(x0, x1)
         axes[-1].xaxis.set_major_locator(mdates.YearLocator(2))
         axes[-1].xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
