@@ -163,7 +163,7 @@ def generate(
             i = next(counter)
             clock.now = start + n * dt
             actor = {"agency": agency.agency, "role": agency.role}
-            request_id = f"{agency.agency}-{j}"
+            request_id = f"{agency.agency}-{seed}-{j}"
             request, decision = _as(*pool.pick(case, i), request_id)
             rec = log.record(decision, request, actor=actor)
             records += 1

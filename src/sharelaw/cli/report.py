@@ -8,7 +8,7 @@ import tempfile
 from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 
-from ._common import EXIT_INTERNAL, InputError, add_rules_option, default_engine, iso_date, load_bundle, open_log
+from ._common import EXIT_INTERNAL, InputError, add_rules_option, iso_date, load_bundle, open_log
 
 
 def _fraction(text: str) -> float:
@@ -31,7 +31,7 @@ def _positive(text: str) -> int:
     return value
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     from ..report import GROUPINGS
 
     report = commands.add_parser(
@@ -90,7 +90,10 @@ def run_report(args: argparse.Namespace) -> str | tuple[str, int]:
     except LogDamaged as exc:
         return f"DAMAGED: {exc}\n", EXIT_INTERNAL
     if args.html or args.images:
-        bundle = bundle or default_engine().bundle
+        if bundle is None:
+            import sharelaw
+
+            bundle = sharelaw.default_engine().bundle
     if args.html:
         _write(Path(args.html), render_html(report, bundle=bundle).encode("utf-8"))
     if args.images:
@@ -101,7 +104,7 @@ def run_report(args: argparse.Namespace) -> str | tuple[str, int]:
         _write(folder / "quadrant.png", quadrant_chart(report))
         _write(folder / "trends.png", trends_chart(report))
         until = report.as_of.date() if report.as_of else None
-        if until is not None:
+        if until is not None and bundle is not None:
             _write(folder / "law-timeline.png", law_timeline_chart(bundle, until, fmt="png"))
     return render_json(report) if args.format == "json" else render_text(report)
 

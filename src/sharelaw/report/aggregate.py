@@ -321,7 +321,7 @@ class Report:
             "log": {"records": self.records, "decisions": self.decisions, "actions": self.actions,
                     "first_recorded_at": self.first.isoformat() if self.first else None,
                     "excluded_by_filters": self.excluded, "superseded_decisions": self.superseded,
-                    "late_actions": self.late_actions},
+                    "late_actions": self.late_actions, "peak_decisions_held": self.peak_pending},
             "groups": [g.as_dict() for g in self.groups],
             "overall": self.overall.as_dict(),
             "months": self.months,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -23,7 +23,7 @@ STAGE_COLOURS = {"vires": "#5e35b1", "hra": "#00897b", "confidence": "#6d4c41", 
                  "protocol": "#757575"}
 
 
-def _figure(width: float, height: float, layout: str | None = "constrained") -> "Figure":
+def _figure(width: float, height: float, layout: Literal["constrained"] | None = "constrained") -> "Figure":
     try:
         from matplotlib.figure import Figure
     except ImportError as exc:  # pragma: no cover - the report extra
@@ -120,12 +120,12 @@ def law_timeline_chart(bundle: "Bundle", end: date, fmt: str = "svg", start: dat
 
     start = start or SCOPE_START
     lanes: list[tuple[str, list[Any]]] = []
-    for stage in Stage:
-        rules = [r for r in bundle.by_stage[stage] if r.in_force.start <= end and
+    for st in Stage:
+        rules = [r for r in bundle.by_stage[st] if r.in_force.start <= end and
                  (r.in_force.end is None or r.in_force.end >= start)]
-        if stage is Stage.PROTOCOL or not rules:
+        if st is Stage.PROTOCOL or not rules:
             continue
-        lanes.append((stage.value, sorted(rules, key=lambda r: (r.in_force.start, r.id))))
+        lanes.append((st.value, sorted(rules, key=lambda r: (r.in_force.start, r.id))))
     protocol_rules = [r for p in bundle.protocols.values() for r in p.rules
                       if r.in_force.start <= end and (r.in_force.end is None or r.in_force.end >= start)]
     if protocol_rules:
@@ -135,7 +135,9 @@ def law_timeline_chart(bundle: "Bundle", end: date, fmt: str = "svg", start: dat
     fig = _figure(12.0, height, layout=None)  # laid out by hand: constrained layout redraws every label
     fig.subplots_adjust(left=0.02, right=0.98, top=1 - 1.2 / height, bottom=0.45 / height,
                         hspace=0.5 * max(1, len(lanes)) / max(1.0, height - 1.65))
-    import matplotlib.dates as mdates
+    import matplotlib.dates
+
+    mdates: Any = matplotlib.dates  # untyped
 
     axes = list(fig.subplots(len(lanes), 1, sharex=True, squeeze=False,
                              height_ratios=[max(3, len(r)) for _, r in lanes])[:, 0]) if lanes else []
