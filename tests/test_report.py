@@ -231,6 +231,21 @@ def test_filters_and_groupings(sqlite_log, capsys):
     assert {g["quadrant"] for g in stricter["groups"]} == {"ideal"}
 
 
+def test_verify_first_checks_the_chain_of_the_log_reported_on(sqlite_log, tmp_path, capsys):
+    import shutil
+    import sqlite3
+
+    path, _, as_of = sqlite_log
+    assert main(["report", path, "--as-of", as_of, "--verify"]) == 0
+    capsys.readouterr()
+    copy = tmp_path / "altered.db"
+    shutil.copy(path, copy)
+    with sqlite3.connect(copy) as db:  # a record's body changed in place: the chain breaks there
+        db.execute("UPDATE audit_records SET body = body || ' ' WHERE seq = 3")
+    assert main(["report", str(copy), "--as-of", as_of, "--verify"]) == 1
+    assert "DAMAGED" in capsys.readouterr().out
+
+
 def test_non_action_within_the_period_is_awaiting_not_a_failure(sqlite_log, capsys):
     path, summary, _ = sqlite_log
     data = _report_json(capsys, path)  # as of the last record: the last month's non-actions still have time
