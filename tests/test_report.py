@@ -392,8 +392,11 @@ def test_the_single_decision_page_in_a_real_browser(browser, tmp_path_factory, c
     assert page.get_by_text("assessment.proportionate").count() >= 1
     links = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
     assert links and all(h.startswith(("https://", "http://")) for h in links)
-    page.emulate_media(media="print")
-    assert page.pdf is not None  # printable: the print stylesheet applies without error
+    page.emulate_media(media="print")  # printable: the print stylesheet shows each link's target
+    after = page.evaluate("() => getComputedStyle(document.querySelector('a[href]'), '::after').content")
+    assert after.startswith('" <http') and links[0] in after
+    pdf = page.pdf(format="A4")
+    assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
     page.close()
 
 
