@@ -67,6 +67,26 @@ def _append(url: str, pairs, engine: Engine, callers: int, parsed: bool) -> tupl
     return len(pairs) / elapsed, latencies
 
 
+def _disk_ceiling(url: str, size: int, group: int = 1024, seconds: float = 3.0) -> float:
+    """Rows/s of ``size`` bytes that SQLite itself commits on this disk (WAL, synchronous=FULL)
+    in transactions of ``group`` rows: the ceiling of any append path, measured in the same run."""
+    import sqlite3
+
+    conn = sqlite3.connect(url[len("sqlite:///"):], isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE t (seq INTEGER PRIMARY KEY, body TEXT)")
+    body = "x" * size
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT INTO t (body) VALUES (?)", [(body,)] * group)
+        conn.execute("COMMIT")
+        n += group
+    conn.close()
+    return n / (time.perf_counter() - t0)
+
+
 def _replay_rates(url: str, jobs: int, evaluators: list[str]) -> list[tuple[str, float]]:
     from sharelaw.audit import parallel
 
@@ -134,6 +154,12 @@ def main() -> None:
                           f"{lat[int(len(lat) * 0.99)] * 1e3:.2f} |", flush=True)
                     if kind == "sqlite" and callers > 1 and parsed:
                         replay_url = url
+                if kind == "sqlite":
+                    with AuditLog.open(replay_url, read_only=True) as log:  # type: ignore[arg-type]
+                        size = sum(len(r.text) for r in log.records()) // len(log)
+                    ceiling = _disk_ceiling(_store_url("sqlite", tmp, None, "ceiling"), size)
+                    print(f"| sqlite itself, rows of {size:,} bytes (the mean record), 1,024 a transaction | - | - | "
+                          f"- | {ceiling:,.0f} | {ceiling / base:.1f}x | - | - |", flush=True)
             assert replay_url is not None
             evaluators = [e for e in ("durable", "compiled", "reference") if _has_evaluator(e)]
             print()

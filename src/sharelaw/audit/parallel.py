@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Any, Iterator
 
-from .chain import GENESIS_HASH, Problem, Row, VerifyReport, _check_row, _Damage, chain_broken, check_head
+from .chain import Problem, Row, VerifyReport, _check_row, _Damage, chain_broken, check_head
 from .chain import duplicate_id, unknown_decision
-from .record import StoredRecord
+from .record import GENESIS_HASH, StoredRecord
 from .replay import ReplayReport, _Engines, _bundles_of, compare_one, merge, reproduce_one
 
 #: Check stages, in the order ``_check_row`` makes them: at one seq, the earlier stage wins.
@@ -143,7 +143,7 @@ def replay_partition(url: str, lo: int, hi: int, mode: str | None, against: Any 
                                     else Bundle.from_sources(against))
         report = ReplayReport(mode=mode or "reproduce", against=bundle.content_hash if bundle else None)
         from_log = _bundles_of(log)
-        engines = _WorkerEngines((lambda _h: bundle) if bundle is not None  # type: ignore[arg-type,return-value]
+        engines = _WorkerEngines((lambda _h: bundle) if bundle is not None
                                  else (lambda h: _cached_bundle(h, lambda: from_log(h))))
         decisions: set[str] = set()
         bundles_ok: set[str] = set()
@@ -308,17 +308,17 @@ def _on_dask(address: str, url: str, ranges: list[tuple[int, int]], mode: str | 
     from distributed import Client, LocalCluster  # ImportError without sharelaw[distributed]: the CLI says so
     cluster = None
     if address == "local":
-        cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True,
+        cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True,  # type: ignore[no-untyped-call]
                                dashboard_address=None, silence_logs=40)
-        client = Client(cluster)
+        client = Client(cluster)  # type: ignore[no-untyped-call]
     else:
-        client = Client(address)
+        client = Client(address)  # type: ignore[no-untyped-call]
     try:
         futures = [client.submit(replay_partition, url, lo, hi, mode, against, evaluator, pure=False)
                    for lo, hi in ranges]
-        return list(client.gather(futures))
+        return list(client.gather(futures))  # type: ignore[no-untyped-call]
     finally:
-        client.close()
+        client.close()  # type: ignore[no-untyped-call]
         if cluster is not None:
             cluster.close()
 
