@@ -33,10 +33,12 @@ from .record import (
     RECORD_FORMAT,
     Action,
     Actor,
+    Prepared,
     StoredRecord,
-    action_body,
+    action_fields,
     canonical,
-    decision_body,
+    canonical_fast,
+    decision_fields,
     utc_iso,
 )
 from .store import AuditError, LogDamaged, LogNotFound, Store
@@ -54,6 +56,7 @@ __all__ = [
     "StoredRecord",
     "VerifyReport",
     "canonical",
+    "canonical_fast",
     "open_store",
 ]
 
@@ -130,21 +133,18 @@ class AuditLog:
         rules. Returns the stored record; its ``decision_id`` names the decision."""
         if not isinstance(decision, Decision):
             raise TypeError("record() takes the Decision returned by Engine.decide()")
+        # What the caller hands in is validated (a SharingRequest already is); the Decision
+        # the engine built is trusted as it is and dumped without pydantic's serialisation checks.
         req = validate_request(request)
         actor_model = actor if isinstance(actor, Actor) else Actor.model_validate(dict(actor))
-        decided = decision.model_dump(mode="json")
         if req.as_at != decision.as_at or req.request_id != decision.request_id:
             raise AuditError("the decision does not answer this request (its as_at or request_id differs)")
         archive = self._bundle_to_archive(decision.bundle_hash, bundle)
-        record_id = uuid.uuid4().hex
-        recorded_at = utc_iso(self._clock())
-        canonical_request = req.model_dump(mode="json")
-
-        def make(seq: int, prev: str) -> dict[str, Any]:
-            return decision_body(seq=seq, prev_hash=prev, record_id=record_id, recorded_at=recorded_at,
-                                 actor=actor_model, request=canonical_request, decision=decided)
-
-        rec = self.store.append(make, bundle=archive)
+        decided = decision.model_dump(mode="json", warnings=False)
+        prepared = Prepared(decision_fields(
+            record_id=uuid.uuid4().hex, recorded_at=utc_iso(self._clock()), actor=actor_model,
+            request=req.model_dump(mode="json", warnings=False), decision=decided))
+        rec = self.store.append(prepared, bundle=archive)
         if archive is not None:
             self._archived.add(archive[0])
         return rec
@@ -159,14 +159,9 @@ class AuditLog:
         """Append what the practitioner actually did about a recorded decision, as its own record."""
         action_model = action if isinstance(action, Action) else Action.model_validate(dict(action))
         actor_model = actor if isinstance(actor, Actor) else Actor.model_validate(dict(actor))
-        record_id = uuid.uuid4().hex
-        recorded_at = utc_iso(self._clock())
-
-        def make(seq: int, prev: str) -> dict[str, Any]:
-            return action_body(seq=seq, prev_hash=prev, record_id=record_id, recorded_at=recorded_at,
-                               actor=actor_model, decision_id=decision_id, action=action_model)
-
-        return self.store.append(make, needs_decision=decision_id)
+        prepared = Prepared(action_fields(record_id=uuid.uuid4().hex, recorded_at=utc_iso(self._clock()),
+                                          actor=actor_model, decision_id=decision_id, action=action_model))
+        return self.store.append(prepared, needs_decision=decision_id)
 
     def archive(self, bundle: Bundle) -> str:
         """Archive a rule bundle by its content hash (a no-op if the log holds it). Returns the hash."""

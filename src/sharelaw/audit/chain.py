@@ -19,7 +19,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterable, Iterator
 
-from .record import GENESIS_HASH, RECORD_FORMAT, canonical, sha256
+from .record import GENESIS_HASH, RECORD_FORMAT, canonical, parse_json, recanonical, sha256
 
 DECISION_KEYS = frozenset({
     "format", "kind", "seq", "prev_hash", "record_id", "decision_id", "recorded_at", "actor",
@@ -155,19 +155,7 @@ def verify(
             if progress is not None:
                 progress(report.records)
         last = expected - 1
-        if head is None:
-            if last:
-                raise _Damage("head_missing", "the log's head row (last sequence number and hash) is missing")
-        elif head != (last, prev_hash):
-            if head[0] > last:
-                raise _Damage(
-                    "records_missing_at_end",
-                    f"the head says the log ends at seq {head[0]} ({head[1]}), but the last record is seq {last}: "
-                    f"{head[0] - last} record(s) were removed from the end", seq=last + 1)
-            raise _Damage(
-                "head_mismatch",
-                f"the head says seq {head[0]} {head[1]}, but the last record is seq {last} {prev_hash}",
-                seq=head[0] if head[0] >= 1 else None)
+        check_head(head, last, prev_hash)
         if expect is not None and not found:
             if expect.seq is None:
                 raise _Damage("published_head_not_found",
@@ -185,8 +173,46 @@ def verify(
     return report
 
 
-def _check_row(row: Row, expected: int, prev_hash: str, decisions: set[str], bundles_ok: set[str],
-               bundle_text: Callable[[str], str | None]) -> None:
+def check_head(head: tuple[int, str] | None, last: int, prev_hash: str) -> None:
+    """The head must be the last record (seq ``last``, hash ``prev_hash``)."""
+    if head is None:
+        if last:
+            raise _Damage("head_missing", "the log's head row (last sequence number and hash) is missing")
+    elif head != (last, prev_hash):
+        if head[0] > last:
+            raise _Damage(
+                "records_missing_at_end",
+                f"the head says the log ends at seq {head[0]} ({head[1]}), but the last record is seq {last}: "
+                f"{head[0] - last} record(s) were removed from the end", seq=last + 1)
+        raise _Damage(
+            "head_mismatch",
+            f"the head says seq {head[0]} {head[1]}, but the last record is seq {last} {prev_hash}",
+            seq=head[0] if head[0] >= 1 else None)
+
+
+def chain_broken(seq: int, claimed: Any, prev_hash: str, rid: str | None) -> "_Damage":
+    what = "the first record" if seq == 1 else f"record seq {seq - 1}"
+    return _Damage("chain_broken",
+                   f"its prev_hash {claimed} is not the hash of {what} ({prev_hash}): "
+                   "a record before it was altered, inserted, removed or reordered", seq, rid)
+
+
+def duplicate_id(seq: int, decision_id: str) -> "_Damage":
+    return _Damage("duplicate_id", f"decision id {decision_id} is recorded twice", seq, decision_id)
+
+
+def unknown_decision(seq: int, record_id: str, decision_id: str) -> "_Damage":
+    return _Damage("unknown_decision",
+                   f"an action on decision {decision_id}, which is not recorded before it", seq, record_id)
+
+
+def _check_row(row: Row, expected: int, prev_hash: str | None, decisions: set[str], bundles_ok: set[str],
+               bundle_text: Callable[[str], str | None],
+               unresolved: list[tuple[int, str, str]] | None = None) -> dict[str, Any]:
+    """Check one row; return its body. ``prev_hash`` None: the row opens a partition, whose
+    link to the record before is checked by the driver (``merge_parts``). ``unresolved``
+    given: an action on a decision not in ``decisions`` is listed there for the driver
+    instead of failing (the decision may be in an earlier partition)."""
     seq = expected
     rid = row.record_id
     if row.seq != expected:
@@ -198,17 +224,17 @@ def _check_row(row: Row, expected: int, prev_hash: str, decisions: set[str], bun
     raw = row.body.encode("utf-8", "surrogateescape")
     computed = sha256(raw)
     try:
-        body = json.loads(row.body)
+        body, has_float = parse_json(row.body)
     except ValueError as exc:
         raise _Damage("body_not_json", f"the stored body is not valid JSON ({exc})", seq, rid) from None
     if not isinstance(body, dict):
         raise _Damage("body_not_json", "the stored body is not a JSON object", seq, rid)
     rid = body.get("record_id") if isinstance(body.get("record_id"), str) else rid
     try:
-        recanonical = canonical(body)
+        again: bytes | None = recanonical(body, has_float)
     except (UnicodeError, ValueError):
-        recanonical = None
-    if recanonical != raw:
+        again = None
+    if again != raw:
         raise _Damage("body_not_canonical", "the stored body is not in canonical JSON (it was rewritten)", seq, rid)
     if computed != row.hash:
         raise _Damage("hash_mismatch",
@@ -218,11 +244,8 @@ def _check_row(row: Row, expected: int, prev_hash: str, decisions: set[str], bun
         raise _Damage("sequence_mismatch",
                       f"stored at seq {row.seq} but its body says seq {body.get('seq')}: records were moved or swapped",
                       seq, rid)
-    if body.get("prev_hash") != prev_hash:
-        what = "the first record" if seq == 1 else f"record seq {seq - 1}"
-        raise _Damage("chain_broken",
-                      f"its prev_hash {body.get('prev_hash')} is not the hash of {what} ({prev_hash}): "
-                      "a record before it was altered, inserted, removed or reordered", seq, rid)
+    if prev_hash is not None and body.get("prev_hash") != prev_hash:
+        raise chain_broken(seq, body.get("prev_hash"), prev_hash, rid)
     if body.get("format") != RECORD_FORMAT:
         raise _Damage("format_unknown", f"unknown record format {body.get('format')!r}", seq, rid)
     kind = body.get("kind")
@@ -242,7 +265,7 @@ def _check_row(row: Row, expected: int, prev_hash: str, decisions: set[str], bun
             raise _Damage("decision_inconsistent",
                           "the record's as_at, bundle hash or versions disagree with its decision", seq, rid)
         if body["record_id"] in decisions:
-            raise _Damage("duplicate_id", f"decision id {body['record_id']} is recorded twice", seq, rid)
+            raise duplicate_id(seq, body["record_id"])
         decisions.add(body["record_id"])
         bh = body["bundle_hash"]
         if bh not in bundles_ok:
@@ -251,16 +274,18 @@ def _check_row(row: Row, expected: int, prev_hash: str, decisions: set[str], bun
                 raise _Damage("bundle_missing", f"the rule bundle {bh} it was decided under is not archived in the log",
                               seq, rid)
             try:
-                sources = json.loads(text)
-                valid = canonical(sources) == text.encode("utf-8") and sources_hash(sources) == bh
+                sources, floats = parse_json(text)
+                valid = recanonical(sources, floats) == text.encode("utf-8") and sources_hash(sources) == bh
             except (ValueError, AttributeError, TypeError, UnicodeError):
                 valid = False
             if not valid:
                 raise _Damage("bundle_altered", f"the archived rule bundle {bh} does not match its hash", seq, rid)
             bundles_ok.add(bh)
     elif body["decision_id"] not in decisions:
-        raise _Damage("unknown_decision",
-                      f"an action on decision {body['decision_id']}, which is not recorded before it", seq, rid)
+        if unresolved is None:
+            raise unknown_decision(seq, body["record_id"], body["decision_id"])
+        unresolved.append((seq, body["record_id"], body["decision_id"]))
+    return body
 
 
 def iter_batches(fetch: Callable[[int], list[Row]]) -> Iterator[Row]:

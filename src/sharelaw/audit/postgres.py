@@ -36,6 +36,7 @@ class PostgresStore(Store):
         self.url = url
         self.read_only = read_only
         self._lock = threading.RLock()
+        self._init_group_commit()
         try:
             self._conn = psycopg.connect(url, autocommit=True)
         except psycopg.OperationalError as exc:

@@ -40,7 +40,7 @@ from ..engine.pipeline import Engine
 from ..errors import RequestError, RulesetError, SharelawError
 from ..rules.bundle import Bundle
 from . import AuditError, AuditLog
-from .record import StoredRecord, canonical
+from .record import StoredRecord, canonical_fast
 
 Progress = Callable[[int, int], None]
 
@@ -120,7 +120,7 @@ def classify(before: dict[str, Any], after: dict[str, Any]) -> tuple[str, list[s
     kind is ``identical`` (the same canonical bytes), ``representation`` (the JSON differs
     but not the substance) or ``substance``; fields are the top-level fields that differ;
     substance the readable substance differences (``substance_differences``)."""
-    if canonical(before) == canonical(after):
+    if canonical_fast(before) == canonical_fast(after):  # the same bytes as canonical's (records hold no floats)
         return "identical", [], []
     fields = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
     subst = substance_differences(before, after)
@@ -237,9 +237,24 @@ def _decisions(log: AuditLog, progress: Progress | None):
             yield rec
 
 
-def _evaluator(rec: StoredRecord) -> str:
+#: Evaluators a replay may be asked to use (the engine says which it has).
+EVALUATORS = ("recorded", "durable", "compiled", "reference")
+
+
+def _evaluator(rec: StoredRecord, chosen: str | None = None) -> str:
+    """The evaluator to re-decide a record with: ``chosen`` (any but ``recorded``), else the one
+    that made it."""
+    if chosen not in (None, "recorded"):
+        return str(chosen)
     evaluator = rec.body["decision"].get("evaluator", "durable")
-    return evaluator if evaluator in ("durable", "reference") else "durable"
+    return evaluator if evaluator in ("durable", "compiled", "reference") else "durable"
+
+
+def _evaluation_blanked(decision: dict[str, Any]) -> dict[str, Any]:
+    """A decision without the fields that name how it was evaluated (the evaluator, and
+    whether it was cross-checked): left out of the comparison when replay was told to use
+    another evaluator than the recorded one, which must decide the same."""
+    return {k: v for k, v in decision.items() if k != "evaluator" and not k.startswith("cross_check")}
 
 
 def _why_not(exc: Exception, stored: dict[str, Any], what: str) -> str:
@@ -256,8 +271,7 @@ def _why_not(exc: Exception, stored: dict[str, Any], what: str) -> str:
     return f"{what}: {reason}" + (f" (recorded by {other}, replayed by {THIS_VERSION})" if other != THIS_VERSION else "")
 
 
-def reproduce(log: AuditLog, progress: Progress | None = None) -> ReplayReport:
-    report = ReplayReport(mode="reproduce", against=None)
+def _bundles_of(log: AuditLog) -> Callable[[str], Bundle]:
     bundles: dict[str, Bundle] = {}
 
     def bundle_for(h: str) -> Bundle:
@@ -265,87 +279,131 @@ def reproduce(log: AuditLog, progress: Progress | None = None) -> ReplayReport:
             bundles[h] = log.bundle(h)
         return bundles[h]
 
-    engines = _Engines(bundle_for)
+    return bundle_for
+
+
+def reproduce(log: AuditLog, progress: Progress | None = None, *, evaluator: str | None = None) -> ReplayReport:
+    """Re-decide every recorded decision with its archived rules; ``evaluator`` (default: the
+    one that made each decision) chooses the evaluator."""
+    report = ReplayReport(mode="reproduce", against=None)
+    engines = _Engines(_bundles_of(log))
     try:
         for rec in _decisions(log, progress):
-            report.decisions += 1
-            stored = rec.body["decision"]
-            recorded_by = versions(stored)
-            report.recorded_by[recorded_by] = report.recorded_by.get(recorded_by, 0) + 1
-            try:
-                engine = engines.get(rec.bundle_hash, _evaluator(rec))
-                new = engine.decide(rec.request).model_dump(mode="json")
-            except Exception as exc:  # noqa: BLE001 - each record is reported, none stops the replay
-                if recorded_by != THIS_VERSION:
-                    # A record of another version that this version cannot decide (its request or its
-                    # archived rules no longer load) is a change of version: the log verified, so the
-                    # record is what that version decided. Only this version's own records must replay.
-                    report.version_changes.append(VersionDifference(
-                        rec.seq, rec.decision_id, stored.get("request_id"), recorded_by, THIS_VERSION,
-                        "not_replayable", [], [_why_not(exc, stored, "cannot be decided by this version")]))
-                else:
-                    report.mismatches.append(Mismatch(rec.seq, rec.decision_id, _why_not(exc, stored, "cannot replay")))
-                continue
-            kind, fields, subst = classify(stored, new)
-            if kind == "identical":
-                report.reproduced += 1
-            elif recorded_by != THIS_VERSION:
-                report.version_changes.append(VersionDifference(
-                    rec.seq, rec.decision_id, stored.get("request_id"), recorded_by, THIS_VERSION, kind, fields, subst))
-            else:
-                report.mismatches.append(Mismatch(
-                    rec.seq, rec.decision_id,
-                    f"the decision differs from the one recorded by this same version ({THIS_VERSION})"
-                    + (f": {'; '.join(subst)}" if subst else ""), fields))
+            reproduce_one(report, rec, engines, evaluator)
     finally:
         engines.close()
     return report
 
 
-def compare(log: AuditLog, bundle: Bundle, progress: Progress | None = None) -> ReplayReport:
+def reproduce_one(report: ReplayReport, rec: StoredRecord, engines: "_Engines", evaluator: str | None) -> None:
+    """Re-decide one decision record into ``report`` (see ``reproduce``)."""
+    report.decisions += 1
+    stored = rec.body["decision"]
+    recorded_by = versions(stored)
+    report.recorded_by[recorded_by] = report.recorded_by.get(recorded_by, 0) + 1
+    chosen = _evaluator(rec, evaluator)
+    try:
+        engine = engines.get(rec.bundle_hash, chosen)
+        new = engine.decide(rec.request).model_dump(mode="json", warnings=False)
+    except Exception as exc:  # noqa: BLE001 - each record is reported, none stops the replay
+        if recorded_by != THIS_VERSION:
+            # A record of another version that this version cannot decide (its request or its
+            # archived rules no longer load) is a change of version: the log verified, so the
+            # record is what that version decided. Only this version's own records must replay.
+            report.version_changes.append(VersionDifference(
+                rec.seq, rec.decision_id, stored.get("request_id"), recorded_by, THIS_VERSION,
+                "not_replayable", [], [_why_not(exc, stored, "cannot be decided by this version")]))
+        else:
+            report.mismatches.append(Mismatch(rec.seq, rec.decision_id, _why_not(exc, stored, "cannot replay")))
+        return
+    if chosen != _evaluator(rec):
+        stored, new = _evaluation_blanked(stored), _evaluation_blanked(new)
+    kind, fields, subst = classify(stored, new)
+    if kind == "identical":
+        report.reproduced += 1
+    elif recorded_by != THIS_VERSION:
+        report.version_changes.append(VersionDifference(
+            rec.seq, rec.decision_id, stored.get("request_id"), recorded_by, THIS_VERSION, kind, fields, subst))
+    else:
+        report.mismatches.append(Mismatch(
+            rec.seq, rec.decision_id,
+            f"the decision differs from the one recorded by this same version ({THIS_VERSION})"
+            + (f": {'; '.join(subst)}" if subst else ""), fields))
+
+
+def compare(log: AuditLog, bundle: Bundle, progress: Progress | None = None, *,
+            evaluator: str | None = None) -> ReplayReport:
     report = ReplayReport(mode="against", against=bundle.content_hash)
     engines = _Engines(lambda _h: bundle)
     try:
         for rec in _decisions(log, progress):
-            report.decisions += 1
-            before = rec.body["decision"]
-            recorded_by = versions(before)
-            report.recorded_by[recorded_by] = report.recorded_by.get(recorded_by, 0) + 1
-            try:
-                after = engines.get(bundle.content_hash, _evaluator(rec)).decide(rec.request).model_dump(mode="json")
-            except Exception as exc:  # noqa: BLE001 - each record is reported, none stops the replay
-                report.mismatches.append(Mismatch(rec.seq, rec.decision_id,
-                                                  _why_not(exc, before, "cannot decide under these rules")))
-                continue
-            basis_before = [b["rule_id"] for b in before.get("basis", [])]
-            basis_after = [b["rule_id"] for b in after.get("basis", [])]
-            subst = substance_differences(before, after)
-            if before.get("outcome") != after["outcome"] or basis_before != basis_after or subst:
-                fired_b, fired_a = _fired(before), _fired(after)
-                change = Change(
-                    seq=rec.seq, decision_id=rec.decision_id, as_at=before.get("as_at", rec.body.get("as_at")),
-                    request_id=before.get("request_id"),
-                    outcome_before=before.get("outcome"), outcome_after=after["outcome"],
-                    basis_before=basis_before, basis_after=basis_after,
-                    stages=stage_changes(before, after), recorded_by=recorded_by,
-                    now_fired=[r for r in fired_a if r not in fired_b],
-                    no_longer_fired=[r for r in fired_b if r not in fired_a],
-                    differences=subst)
-                if before.get("outcome") != after["outcome"] or basis_before != basis_after:
-                    report.changed.append(change)
-                else:
-                    report.other_substance.append(change)
-                    report.other_differences += 1
-                continue
-            blank = dict.fromkeys(PROVENANCE)
-            if canonical({**after, **blank}) == canonical({**before, **blank}):
-                report.unchanged += 1
-            else:
-                report.representation_only += 1
-                report.other_differences += 1
+            compare_one(report, rec, engines, bundle, evaluator)
     finally:
         engines.close()
     return report
+
+
+def compare_one(report: ReplayReport, rec: StoredRecord, engines: "_Engines", bundle: Bundle,
+                evaluator: str | None) -> None:
+    """Re-decide one decision record under ``bundle`` into ``report`` (see ``compare``)."""
+    report.decisions += 1
+    before = rec.body["decision"]
+    recorded_by = versions(before)
+    report.recorded_by[recorded_by] = report.recorded_by.get(recorded_by, 0) + 1
+    try:
+        after = engines.get(bundle.content_hash, _evaluator(rec, evaluator)).decide(rec.request).model_dump(
+            mode="json", warnings=False)
+    except Exception as exc:  # noqa: BLE001 - each record is reported, none stops the replay
+        report.mismatches.append(Mismatch(rec.seq, rec.decision_id,
+                                          _why_not(exc, before, "cannot decide under these rules")))
+        return
+    basis_before = [b["rule_id"] for b in before.get("basis", [])]
+    basis_after = [b["rule_id"] for b in after.get("basis", [])]
+    subst = substance_differences(before, after)
+    if before.get("outcome") != after["outcome"] or basis_before != basis_after or subst:
+        fired_b, fired_a = _fired(before), _fired(after)
+        change = Change(
+            seq=rec.seq, decision_id=rec.decision_id, as_at=before.get("as_at", rec.body.get("as_at")),
+            request_id=before.get("request_id"),
+            outcome_before=before.get("outcome"), outcome_after=after["outcome"],
+            basis_before=basis_before, basis_after=basis_after,
+            stages=stage_changes(before, after), recorded_by=recorded_by,
+            now_fired=[r for r in fired_a if r not in fired_b],
+            no_longer_fired=[r for r in fired_b if r not in fired_a],
+            differences=subst)
+        if before.get("outcome") != after["outcome"] or basis_before != basis_after:
+            report.changed.append(change)
+        else:
+            report.other_substance.append(change)
+            report.other_differences += 1
+        return
+    blank = dict.fromkeys(PROVENANCE)
+    if evaluator not in (None, "recorded"):
+        before, after = _evaluation_blanked(before), _evaluation_blanked(after)
+    if canonical_fast({**after, **blank}) == canonical_fast({**before, **blank}):
+        report.unchanged += 1
+    else:
+        report.representation_only += 1
+        report.other_differences += 1
+
+
+def merge(parts: list[ReplayReport]) -> ReplayReport:
+    """The report of a serial replay from the reports of its partitions, in seq order."""
+    first = parts[0]
+    out = ReplayReport(mode=first.mode, against=first.against)
+    for part in parts:
+        out.decisions += part.decisions
+        out.reproduced += part.reproduced
+        out.version_changes += part.version_changes
+        out.mismatches += part.mismatches
+        out.changed += part.changed
+        out.other_substance += part.other_substance
+        out.representation_only += part.representation_only
+        out.other_differences += part.other_differences
+        out.unchanged += part.unchanged
+        for version, n in part.recorded_by.items():
+            out.recorded_by[version] = out.recorded_by.get(version, 0) + n
+    return out
 
 
 def stage_changes(before: dict[str, Any], after: dict[str, Any]) -> list[StageChange]:

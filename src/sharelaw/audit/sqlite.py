@@ -38,6 +38,7 @@ class SQLiteStore(Store):
         self.read_only = read_only
         self.immutable = False
         self._lock = threading.RLock()
+        self._init_group_commit()
         if not self.path.exists():
             if not create or read_only:
                 raise LogNotFound(f"no audit log at {self.path}")

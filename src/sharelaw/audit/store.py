@@ -20,10 +20,11 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 from .chain import Row, iter_batches
-from .record import GENESIS_HASH, StoredRecord, canonical, sha256
+from .record import GENESIS_HASH, Prepared, StoredRecord, canonical_fast, sha256
 
 STORE_FORMAT = "sharelaw/audit-store@1"
 BATCH = 500
+MAX_GROUP = 1024  # records committed together at most (bounds a group's latency)
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS audit_records (
@@ -64,6 +65,11 @@ class Store:
     _ph = "?"
     _lock: threading.RLock
     read_only: bool = False
+
+    def _init_group_commit(self) -> None:
+        self._queue_lock = threading.Lock()  # guards the queue of waiting appends and who leads
+        self._queue: list[_Pending] = []
+        self._leading = False
 
     # ------------------------------------------------------------ subclass hooks
 
@@ -127,44 +133,141 @@ class Store:
 
     def append(
         self,
-        make_body: Callable[[int, str], dict[str, Any]],
+        make_body: Callable[[int, str], dict[str, Any]] | Prepared,
         bundle: tuple[str, dict[str, str]] | None = None,
         needs_decision: str | None = None,
     ) -> StoredRecord:
-        """Append one record in one transaction under the append lock: read the head, build
-        the body for the next seq and the head's hash, insert it (and its bundle if new),
-        move the head, commit. Durable when this returns."""
+        """Append one record: durable when this returns.
+
+        Group commit: appends that arrive while another thread of this process is committing
+        wait in a queue; one of them (the leader) then appends every waiting record in one
+        transaction under the append lock (read the head; for each record, build its body
+        for the next seq and the previous hash, insert it and its bundle if new; move the
+        head; commit) and wakes the others. A record is acknowledged (this returns) only
+        after the commit that holds it. Other processes' appends are serialised by the
+        database's lock as before. ``make_body`` is a ``Prepared`` body or a function of
+        (seq, prev_hash) giving the body."""
         if self.read_only:
             raise AuditError(f"the audit log {self.url} is open read-only: nothing can be appended")
-        with self._lock:
-            return self._append(make_body, bundle, needs_decision)
+        pending = _Pending(make_body, bundle, needs_decision)
+        with self._queue_lock:
+            self._queue.append(pending)
+            if not self._leading:
+                self._leading = True
+                pending.lead = True
+        if not pending.lead:
+            try:
+                pending.done.wait()
+            except BaseException:  # interrupted while waiting: withdraw, or pass on the lead handed to us
+                with self._queue_lock:
+                    if pending in self._queue:
+                        self._queue.remove(pending)
+                    handed = pending.lead
+                if handed:
+                    self._hand_on()
+                raise
+        if pending.lead:
+            self._lead(pending)
+        if pending.error is not None:
+            raise pending.error
+        assert pending.result is not None
+        return pending.result
 
-    def _append(self, make_body, bundle, needs_decision) -> StoredRecord:
+    def _lead(self, own: "_Pending") -> None:
+        """Commit the waiting records (this thread's among them) as one group, then pass the lead on."""
+        with self._queue_lock:
+            batch = self._queue[:MAX_GROUP]
+            del self._queue[:MAX_GROUP]
+        try:
+            with self._lock:
+                self._commit_group(batch)
+        except BaseException as exc:  # KeyboardInterrupt, SystemExit...: this thread stops; the others are retried
+            own.error = exc
+            with self._queue_lock:
+                self._queue[:0] = [p for p in batch if p is not own]
+            raise
+        finally:
+            self._hand_on()
+            for p in batch:
+                if p is not own and (p.result is not None or p.error is not None):
+                    p.done.set()
+
+    def _hand_on(self) -> None:
+        with self._queue_lock:
+            if self._queue:
+                nxt = self._queue[0]
+                nxt.lead = True
+                nxt.done.set()
+            else:
+                self._leading = False
+
+    def _commit_group(self, batch: list["_Pending"]) -> None:
+        """Append a group in one transaction. A record that cannot be appended (its decision is
+        not in the log, its body cannot be built) fails alone; a database error fails the
+        transaction, and then each record is tried in a transaction of its own."""
+        try:
+            self._append_group(batch)
+        except Exception as exc:  # noqa: BLE001 - the whole transaction was rolled back
+            if len(batch) == 1:
+                batch[0].result = None
+                batch[0].error = exc
+                return
+            for p in batch:
+                p.result = p.error = None
+                self._commit_group([p])
+
+    def _append_group(self, batch: list["_Pending"]) -> None:
         # BEGIN inside the try: an exception landing just after it returns (KeyboardInterrupt)
         # still rolls back, so the log's write lock is never left held (issue 10, item 14).
         try:
             self._begin_append()
             seq, prev = self._head_for_update()
-            if needs_decision is not None and self._one(
-                "SELECT 1 FROM audit_records WHERE decision_id = ? AND kind = 'decision'", (needs_decision,)
-            ) is None:
-                raise AuditError(f"no decision {needs_decision} in this log")
-            if bundle is not None and self._one("SELECT 1 FROM audit_bundles WHERE hash = ?", (bundle[0],)) is None:
-                self._execute("INSERT INTO audit_bundles (hash, sources) VALUES (?, ?)",
-                                   (bundle[0], canonical(bundle[1]).decode("utf-8")))
-            body = make_body(seq + 1, prev)
-            text = canonical(body).decode("utf-8")
-            digest = sha256(text.encode("utf-8"))
-            self._execute(
-                "INSERT INTO audit_records (seq, record_id, kind, decision_id, body, hash) VALUES (?, ?, ?, ?, ?, ?)",
-                (seq + 1, body["record_id"], body["kind"], body["decision_id"], text, digest),
-            )
-            self._execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq + 1, digest))
+            rows: list[tuple[int, str, str, str, str, str]] = []
+            decided: set[str] = set()
+            bundles: set[str] = set()
+            for p in batch:
+                p.result = p.error = None
+                if p.needs_decision is not None and p.needs_decision not in decided and self._one(
+                    "SELECT 1 FROM audit_records WHERE decision_id = ? AND kind = 'decision'", (p.needs_decision,)
+                ) is None:
+                    p.error = AuditError(f"no decision {p.needs_decision} in this log")
+                    continue
+                try:
+                    if isinstance(p.make_body, Prepared):
+                        raw = p.make_body.render(seq + 1, prev)
+                        body = p.make_body.body(seq + 1, prev)
+                    else:
+                        body = p.make_body(seq + 1, prev)
+                        raw = canonical_fast(body)
+                    ids = (str(body["record_id"]), str(body["kind"]), str(body["decision_id"]))
+                    text = raw.decode("utf-8")
+                except Exception as exc:  # noqa: BLE001 - this record's own fault: it alone fails
+                    p.error = exc
+                    continue
+                if p.bundle is not None and p.bundle[0] not in bundles:
+                    bundles.add(p.bundle[0])
+                    if self._one("SELECT 1 FROM audit_bundles WHERE hash = ?", (p.bundle[0],)) is None:
+                        self._execute("INSERT INTO audit_bundles (hash, sources) VALUES (?, ?)",
+                                      (p.bundle[0], canonical_fast(p.bundle[1]).decode("utf-8")))
+                seq += 1
+                digest = sha256(raw)
+                rows.append((seq, ids[0], ids[1], ids[2], text, digest))
+                if ids[1] == "decision":
+                    decided.add(ids[2])
+                p.result = StoredRecord(seq, digest, text, body)
+                prev = digest
+            if rows:
+                with self._damage_as_log_damaged():
+                    self._conn.cursor().executemany(self._sql(
+                        "INSERT INTO audit_records (seq, record_id, kind, decision_id, body, hash) "
+                        "VALUES (?, ?, ?, ?, ?, ?)"), rows)
+                self._execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, prev))
             self._commit()
         except BaseException:
             self._rollback()
+            for p in batch:
+                p.result = None
             raise
-        return StoredRecord(seq + 1, digest, text, body)
 
     def _commit(self) -> None:
         self._execute("COMMIT")
@@ -196,7 +299,7 @@ class Store:
                 self._begin_append()
                 if self._one("SELECT 1 FROM audit_bundles WHERE hash = ?", (bundle_hash,)) is None:
                     self._execute("INSERT INTO audit_bundles (hash, sources) VALUES (?, ?)",
-                                       (bundle_hash, canonical(sources).decode("utf-8")))
+                                       (bundle_hash, canonical_fast(sources).decode("utf-8")))
                 self._commit()
             except BaseException:
                 self._rollback()
@@ -241,6 +344,22 @@ class Store:
 
     def has_bundle(self, bundle_hash: str) -> bool:
         return self._read(lambda: self._one("SELECT 1 FROM audit_bundles WHERE hash = ?", (bundle_hash,))) is not None
+
+
+class _Pending:
+    """An append waiting for the group commit that will hold it."""
+
+    __slots__ = ("make_body", "bundle", "needs_decision", "done", "lead", "result", "error")
+
+    def __init__(self, make_body: Callable[[int, str], dict[str, Any]] | Prepared,
+                 bundle: tuple[str, dict[str, str]] | None, needs_decision: str | None) -> None:
+        self.make_body = make_body
+        self.bundle = bundle
+        self.needs_decision = needs_decision
+        self.done = threading.Event()  # set when committed (or failed), or when handed the lead
+        self.lead = False
+        self.result: StoredRecord | None = None
+        self.error: BaseException | None = None
 
 
 def initial_rows() -> list[tuple[str, tuple]]:

@@ -32,8 +32,28 @@ def register(commands: argparse._SubParsersAction) -> None:
     replay.add_argument("--format", choices=["text", "json"], default="text")
     replay.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="show progress on stderr (default: when stderr is a terminal)")
+    replay.add_argument("--evaluator", choices=["recorded", "durable", "compiled", "reference"], default="recorded",
+                        help="re-decide with this evaluator (default: the one that made each decision; another "
+                        "must decide the same, and the field naming the evaluator is then left out of the comparison)")
+    replay.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="verify and replay in N processes, by seq range (default 1: in this process)")
+    replay.add_argument("--dask", metavar="SCHEDULER|local",
+                        help="verify and replay on a Dask cluster: a scheduler address (tcp://host:8786), or "
+                        "'local' for a LocalCluster of --jobs workers on this machine; needs sharelaw[distributed]")
+    replay.add_argument("--partition-size", type=int, default=0, metavar="RECORDS",
+                        help="records per partition with --jobs/--dask (default: 4 partitions per job)")
     add_rules_option(replay)
     replay.set_defaults(run=run_replay)
+
+
+def _evaluators() -> tuple[str, ...]:
+    """The evaluators this engine has (i11's compiled path adds one)."""
+    import typing
+
+    from ..engine.pipeline import Engine
+
+    hint = typing.get_type_hints(Engine.__init__).get("evaluator")
+    return tuple(typing.get_args(hint)) or ("durable", "reference")
 
 
 @damaged_log_verdict
@@ -41,6 +61,21 @@ def run_replay(args: argparse.Namespace) -> tuple[str, int]:
     from ..audit import AuditError
     from ..audit.replay import compare, render, reproduce
 
+    problems = []
+    if args.evaluator != "recorded" and args.evaluator not in _evaluators():
+        problems.append(f"error: --evaluator {args.evaluator}: this sharelaw has no such evaluator "
+                        f"(it has {', '.join(_evaluators())})")
+    if args.jobs < 1:
+        problems.append(f"error: --jobs takes a number of processes >= 1, not {args.jobs}")
+    if args.partition_size < 0:
+        problems.append(f"error: --partition-size takes a number of records >= 1, not {args.partition_size}")
+    if args.against is None and args.rules:
+        problems.append("error: --rules is for --against current")
+    if problems:
+        raise InputError(problems)
+    evaluator = None if args.evaluator == "recorded" else args.evaluator
+    if args.jobs > 1 or args.dask is not None:
+        return _run_parallel(args, evaluator)
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     progress = Progress("replayed") if show else None
     with open_log(args.log, read_only=True) as log:
@@ -51,7 +86,7 @@ def run_replay(args: argparse.Namespace) -> tuple[str, int]:
         if args.against is None:
             if args.rules:
                 raise InputError(["error: --rules is for --against current"])
-            report = reproduce(log, progress)
+            report = reproduce(log, progress, evaluator=evaluator)
         else:
             if args.against == "current":
                 bundle = load_bundle(args.rules) if args.rules else default_engine().bundle
@@ -64,8 +99,42 @@ def run_replay(args: argparse.Namespace) -> tuple[str, int]:
                     raise InputError([f"error: {exc}"]) from None
             else:
                 raise InputError([f"error: --against takes 'current' or sha256:HASH, not {args.against!r}"])
-            report = compare(log, bundle, progress)
+            report = compare(log, bundle, progress, evaluator=evaluator)
     if progress is not None:
         progress.finish()
+    out = to_json(report.to_dict()) if args.format == "json" else render(report)
+    return out, EXIT_OK if report.ok else EXIT_INTERNAL
+
+
+def _run_parallel(args: argparse.Namespace, evaluator: str | None) -> tuple[str, int]:
+    """``--jobs N`` / ``--dask``: the same report as a serial replay, made by partitions."""
+    from ..audit import AuditError
+    from ..audit import parallel
+    from ..audit.replay import render
+
+    against: object = None
+    with open_log(args.log, read_only=True) as log:  # a missing log is exit 2, as in a serial replay
+        url = log.url
+        if args.against == "current":
+            bundle = load_bundle(args.rules) if args.rules else default_engine().bundle
+            against = dict(bundle.sources)
+        elif args.against is not None:
+            if not args.against.startswith("sha256:"):
+                raise InputError([f"error: --against takes 'current' or sha256:HASH, not {args.against!r}"])
+            try:
+                log.bundle(args.against)
+            except AuditError as exc:
+                raise InputError([f"error: {exc}"]) from None
+            against = args.against
+    mode = "reproduce" if args.against is None else "against"
+    try:
+        check, report = parallel.run(url, mode=mode, against=against, evaluator=evaluator, jobs=args.jobs,
+                                     dask=args.dask, partition_size=args.partition_size)
+    except ImportError as exc:
+        raise InputError([f"error: --dask needs dask.distributed: pip install 'sharelaw[distributed]' ({exc})"]) \
+            from None
+    if not check.ok or report is None:
+        out = to_json({"verify": check.to_dict()}) if args.format == "json" else check.render()
+        return out, EXIT_INTERNAL
     out = to_json(report.to_dict()) if args.format == "json" else render(report)
     return out, EXIT_OK if report.ok else EXIT_INTERNAL
