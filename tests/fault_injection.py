@@ -45,7 +45,7 @@ class _Core:
 def sites() -> list[tuple[str, Any, str]]:
     """(label, owner, attribute) of every call site a run may fault."""
     out = [(f"durable-rules core: {name}", "core", name) for name in (
-        "assert_fact", "start_action_for_state", "complete_and_start_action", "delete_state")]
+        "assert_fact", "start_action_for_state", "complete_and_start_action", "retract_fact", "delete_state")]
     out += [
         ("reference evaluator: fire", ReferenceEvaluator, "fire"),
         ("citations: resolve", Citation, "resolve"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import date
 
 import pytest
 
@@ -45,16 +46,44 @@ def test_a_condition_nested_too_deeply_is_found_by_check_at_its_line(capsys, rul
     assert diag["file"].endswith("99_extra.yaml") and diag["line"] == 7 and diag["rule_id"] == "local.extra.r1"
 
 
-def test_too_many_rules_with_one_condition_are_found_by_check(capsys, rules, tmp_path):
-    # durable-rules refuses about 257 rules with an identical condition in one ruleset (error 108)
+def test_more_rules_with_one_condition_than_one_ruleset_takes_are_split_and_all_fire(capsys, rules, tmp_path):
+    # durable-rules refuses 257 rules with an identical condition in one ruleset (error 108):
+    # the layout puts them in several rulesets, so check passes and every one of them fires
     (rules / "national" / "99_extra.yaml").write_text(HEAD + "".join(_rule(i, "true") for i in range(300)), "utf-8")
     code, report = _check(capsys, rules)
-    assert code == 1
-    assert any(d["code"] == "ruleset_engine_limit" for d in report["diagnostics"]), report["diagnostics"][:3]
-    # and deciding with them is the user's rules being invalid (exit 2), not an internal error
-    request = tmp_path / "req.json"
-    request.write_text((default_ruleset_dir().parent / "examples" / "05-hospital-assists-s47-enquiry.json").read_text("utf-8")
-                       if (default_ruleset_dir().parent / "examples").is_dir() else "{}", "utf-8")
-    code = main(["decide", str(request), "--rules", str(rules)])
-    err = capsys.readouterr().err
-    assert code == 2 and "the rules given are invalid" in err and "shipped" not in err
+    assert code == 0, report["diagnostics"][:3]
+    from sharelaw import Engine
+    from sharelaw.rules.bundle import Bundle
+    from sharelaw.vocab import Stage
+
+    bundle = Bundle.load(rules)
+    segment = bundle.segment(Stage.VIRES, date(2024, 1, 1))
+    engine = Engine(bundle)  # cross-checked against the reference evaluator on every firing
+    layout = engine._primary.layout(segment)
+    assert len(layout.shards()) >= 2 and layout.headroom().betas <= 256
+    request = json.loads((default_ruleset_dir().parent / "examples" / "05-hospital-assists-s47-enquiry.json").read_text("utf-8"))
+    request["as_at"] = "2024-01-01"
+    fired = engine.fired(request)[Stage.VIRES]
+    assert [i for i in fired if i.startswith("local.extra.")] == [f"local.extra.r{i}" for i in range(300)]
+    engine.close()
+
+
+def test_a_rule_too_large_to_cut_is_found_by_check_at_its_line(capsys, rules):
+    # 24 distinct two-way alternatives that must all hold: 24 `any` inside an `all` exceed the
+    # core's 15 operators, and cutting them would take 2**10 pieces
+    alternatives = [f"{{any: [{{purpose: early_help}}, {{data.{c}: true}}]}}" for c in (
+        "health", "mental_health", "sexual_health", "social_care_record", "education_record",
+        "criminal_offence", "ethnic_origin", "religious_belief", "sex_life_orientation", "genetic_biometric",
+        "financial")]
+    alternatives += [f"{{any: [{{interaction: offer}}, {{risk.level: {v}}}]}}" for v in ("none", "unknown")]
+    alternatives += [f"{{any: [{{subject.age_band: {a}}}, {{consent.state: refused}}]}}" for a in (
+        "under_13", "13_to_15", "16_to_17", "18_plus")]
+    alternatives += [f"{{any: [{{statutory_request: none}}, {{purpose: {p}}}]}}" for p in (
+        "other", "child_in_need", "youth_support_services", "child_protection_enquiry", "research_statistics",
+        "direct_care", "adult_safeguarding")]
+    assert len(alternatives) == 24
+    (rules / "national" / "99_extra.yaml").write_text(HEAD + _rule(1, "{all: [" + ", ".join(alternatives) + "]}"), "utf-8")
+    code, report = _check(capsys, rules)
+    assert code == 1, report
+    (diag,) = [d for d in report["diagnostics"] if d["code"] == "ruleset_engine_limit"]
+    assert diag["file"].endswith("99_extra.yaml") and diag["line"] == 7 and diag["rule_id"] == "local.extra.r1"

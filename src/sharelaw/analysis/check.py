@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EngineError, RulesetError, RulesetErrors
+from ..rules.compile import BETA_LIMIT, CHILD_LIMIT, FORWARD_LIMIT, OPERATOR_LIMIT, RULE_LIMIT, SIBLING_LIMIT
 from ..rules.reference import predicate_error
 from .currency import currency
 from .static import Diagnostic, analyse
@@ -36,6 +37,12 @@ from ..vocab import EffectKind, Stage
 #: Codes raised here (the loader's and the analysis's are documented with them).
 CHECK_CODES = ("protocol_may_widen",)
 
+#: The durable-rules limits `check` reports headroom against (rules/compile.py explains each):
+#: siblings on the matching stack, $and/$or operators in one rule, rules ending at one node,
+#: $or ending at one node, distinct tests under one node, and rules in one ruleset.
+ENGINE_LIMITS = {"siblings": SIBLING_LIMIT, "operators": OPERATOR_LIMIT, "betas": BETA_LIMIT,
+                 "forwards": FORWARD_LIMIT, "children": CHILD_LIMIT, "rules_per_ruleset": RULE_LIMIT}
+
 
 @dataclass
 class Report:
@@ -46,6 +53,7 @@ class Report:
     protocols: int = 0
     national_added: bool = False
     seconds: float = 0.0
+    headroom: list[dict[str, Any]] = field(default_factory=list)  # per segment: the engine's limits
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -68,7 +76,24 @@ class Report:
             "errors": len(self.errors),
             "warnings": len(self.warnings),
             "diagnostics": [d.as_dict() for d in self.diagnostics],
+            "engine_headroom": {"limits": dict(ENGINE_LIMITS), "segments": self.headroom},
         }
+
+    def headroom_text(self) -> str:
+        """The durable-rules layout of every segment, against the core's limits."""
+        if not self.headroom:
+            return "engine headroom: not computed (the rules did not load or compile)\n"
+        cols = ("rules", "core_rules", "rulesets", "per_request", *ENGINE_LIMITS)
+        width = max(len(h["segment"]) for h in self.headroom)
+        out = [f"engine headroom (durable-rules limits: "
+               + ", ".join(f"{k} {v}" for k, v in ENGINE_LIMITS.items()) + ")",
+               f"{'segment':<{width}}  " + "  ".join(cols)]
+        for h in self.headroom:
+            out.append(f"{h['segment']:<{width}}  " + "  ".join(f"{h[c]:>{len(c)}}" for c in cols))
+        worst = {k: max(self.headroom, key=lambda h: h[k] / v) for k, v in ENGINE_LIMITS.items()}
+        out.append("tightest: " + "; ".join(
+            f"{k} {w[k]}/{ENGINE_LIMITS[k]} ({w['segment']})" for k, w in worst.items()))
+        return "\n".join(out) + "\n"
 
     def text(self, strict: bool = False) -> str:
         lines = []
@@ -123,7 +148,7 @@ def check(paths: list[str | Path], *, today: date | None = None) -> Report:
         return report
     report.rules = len(bundle.rules)
     report.protocols = len(bundle.protocols)
-    limits = engine_limits(bundle)
+    limits = engine_limits(bundle, report.headroom)
     if limits:  # rules the engine cannot compile: the analysis would only repeat the fault
         report.diagnostics = sorted((_from_error(e) for e in limits), key=_order)
         report.seconds = time.perf_counter() - started
@@ -136,10 +161,14 @@ def check(paths: list[str | Path], *, today: date | None = None) -> Report:
     return report
 
 
-def engine_limits(bundle: Bundle) -> list[RulesetError]:
+def engine_limits(bundle: Bundle, headroom: list[dict[str, Any]] | None = None) -> list[RulesetError]:
     """What `check` passes, the engine accepts: compile every rule as both evaluators do
     (the reference evaluator's Python predicates, then every segment through durable-rules)
-    and report each rule they cannot take, at its file and line (``ruleset_engine_limit``)."""
+    and report each rule they cannot take, at its file and line (``ruleset_engine_limit``).
+
+    With ``headroom``, append to it the layout of each segment: its rules, the core rules and
+    durable-rules rulesets they compile to, the most rulesets one request is asserted into,
+    and the worst ruleset's figure for each limit of the core (``ENGINE_LIMITS``)."""
     from ..engine.durable import DurableEvaluator
 
     errors = [e for r in bundle.rules.values() if (e := predicate_error(r)) is not None]
@@ -148,6 +177,17 @@ def engine_limits(bundle: Bundle) -> list[RulesetError]:
     evaluator = DurableEvaluator()
     try:
         evaluator.prepare(bundle)
+        if headroom is not None:
+            for segment in bundle.all_segments():
+                if segment.rules:
+                    layout = evaluator.layout(segment)
+                    worst = layout.headroom().as_dict()
+                    worst["rules_per_ruleset"] = worst["rules"]
+                    headroom.append({
+                        "segment": segment.key, "rules": len(segment.rules), "core_rules": layout.core_rules(),
+                        "rulesets": len(layout.shards()), "per_request": layout.max_shards_per_request(),
+                        **{k: worst[k] for k in ENGINE_LIMITS},
+                    })
     except RulesetErrors as exc:
         return list(exc.errors)
     except EngineError as exc:  # the core refused a segment but no single rule of it

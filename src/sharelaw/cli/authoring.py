@@ -47,6 +47,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     checker.add_argument("--strict", action="store_true", help="fail on warnings as well as errors")
     checker.add_argument("--today", type=iso_date, metavar="YYYY-MM-DD",
                          help="judge review dates as at this day (default: today)")
+    checker.add_argument("--headroom", action="store_true",
+                         help="also print each segment's durable-rules layout against the engine's limits "
+                              "(always in --format json)")
     checker.set_defaults(run=run_check)
 
     prover = commands.add_parser(
@@ -135,7 +138,10 @@ def run_check(args: argparse.Namespace) -> tuple[str, int]:
         data = report.as_dict()
         data["ok"] = ok
         return to_json(data), EXIT_OK if ok else EXIT_INTERNAL
-    return report.text(strict=args.strict), EXIT_OK if ok else EXIT_INTERNAL
+    text = report.text(strict=args.strict)
+    if getattr(args, "headroom", False):
+        text += report.headroom_text()
+    return text, EXIT_OK if ok else EXIT_INTERNAL
 
 
 def run_prove(args: argparse.Namespace) -> tuple[str, int]:

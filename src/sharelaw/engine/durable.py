@@ -7,13 +7,15 @@ How it stays safe (each point was measured on durable-rules 2.0.28):
   are read back without Python callbacks;
 - a catch-all rule always fires, so no session is deleted without a fired rule;
 - one lock serialises every call into the core (which has no locks of its own), so at
-  most one session is live per ruleset, with a unique sid, and it is always deleted;
+  most one session is live per ruleset, with a unique sid; it is kept between requests
+  (the request's fact is retracted after its firing is read) and deleted after a fault;
 - every value reaching the core is a validated string or bool (see rules/facts.py);
-- the core allows at most 31 expressions in one rule's condition (MAX_SEQUENCE_EXPRESSIONS,
-  error 113): a larger condition is split into pieces that fire under the rule's one name
-  (``rules/compile.py``, ``pieces``); every segment is compiled when the engine starts,
-  and a rule the core still refuses is reported as a RulesetError naming it, never met at
-  decision time;
+- the core's limits (15 $and/$or per rule, 64 nodes on its matching stack, 256 rules on one
+  node, ...) are kept by the layout ``rules/compile.py`` plans for each segment: an index
+  on the facts that partition the rules (a request is asserted only into the ruleset for
+  its value), shards where a route is still too large, pieces for a rule too large. Every
+  segment is compiled when the engine starts, and a rule the core still refuses is
+  reported as a RulesetError naming it, never met at decision time;
 - a rule whose condition has an ``$or`` with several matching branches is activated
   once per branch (found by the runtime cross-check): a rule fires if any branch
   matches, so repeated activations are collapsed, keeping the first.
@@ -25,12 +27,29 @@ import itertools
 import json
 import threading
 import uuid
+from dataclasses import dataclass
+from typing import Any, Mapping
 
 import durable_rules_engine as _core
 
 from ..errors import EngineError, RulesetError, RulesetErrors
 from ..rules.bundle import Segment
-from ..rules.compile import CATCH_ALL, compile_rules, engine_fact, engine_key
+from ..rules.compile import CATCH_ALL, Plan, Route, compile_rules, engine_fact, engine_key, plan
+
+
+@dataclass(frozen=True)
+class _Ruleset:
+    handle: int
+    positions: frozenset[int]  # the segment positions its rules have (a check on what it returns)
+    read: tuple[tuple[str, str], ...]  # (fact name, engine key) of the facts it reads
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    ids: tuple[str, ...]
+    route: Route
+    rulesets: dict[int, _Ruleset]  # by id() of the plan's shard
+    plan: Plan
 
 
 class DurableEvaluator:
@@ -40,26 +59,42 @@ class DurableEvaluator:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._compiled: dict[str, tuple[int, list[str], tuple[tuple[str, str], ...]]] = {}
+        self._compiled: dict[str, _Compiled] = {}
         self._sids = itertools.count(1)
         self._prefix = f"sharelaw_{uuid.uuid4().hex[:12]}"
         self._broken: str | None = None
+        self._count = 0
+        self._sessions: dict[int, str] = {}  # the one live session of each ruleset, by handle
 
-    def _handle(self, segment: Segment) -> tuple[int, list[str], tuple[tuple[str, str], ...]]:
+    def _handle(self, segment: Segment) -> _Compiled:
         key = segment.key
         found = self._compiled.get(key)
         if found is None:
-            definition, ids = compile_rules(segment.rules)
-            name = f"{self._prefix}_{len(self._compiled)}"
+            layout = plan(segment.rules)
+            rulesets: dict[int, _Ruleset] = {}
             try:
-                handle = _core.create_ruleset(name, json.dumps(definition))
-            except Exception as exc:  # noqa: BLE001 - the core raises its own error type
-                raise EngineError(f"durable-rules refused the compiled {segment.key} ruleset: {exc}") from exc
-            found = (handle, ids, tuple((name, engine_key(name)) for name in segment.facts_read))
+                for shard in layout.shards():
+                    name = f"{self._prefix}_{self._count}"
+                    self._count += 1
+                    try:
+                        handle = _core.create_ruleset(name, json.dumps(shard.definition))
+                    except Exception as exc:  # noqa: BLE001 - the core raises its own error type
+                        raise EngineError(f"durable-rules refused the compiled {segment.key} ruleset: {exc}") from exc
+                    rulesets[id(shard)] = _Ruleset(handle, frozenset(shard.positions),
+                                                   tuple((n, engine_key(n)) for n in shard.facts))
+            except BaseException:
+                for r in rulesets.values():
+                    _core.delete_ruleset(r.handle)
+                raise
+            found = _Compiled(tuple(layout.ids), layout.route, rulesets, layout)
             self._compiled[key] = found
         return found
 
-    def prepare(self, bundle) -> None:
+    def layout(self, segment: Segment) -> Plan:
+        """The plan a segment is compiled to (what `sharelaw check` reports as headroom)."""
+        return self._handle(segment).plan
+
+    def prepare(self, bundle: Any) -> None:
         """Compile every date segment of every stage (and of every protocol) now, so faults
         surface at start-up.
 
@@ -88,7 +123,7 @@ class DurableEvaluator:
             f"tests in one stage: split or narrow them (files: {', '.join(files)})",
             file=first.file, line=first.line, rule_id=first.id)])
 
-    def _culprit(self, segment: Segment) -> RulesetError | None:
+    def _culprit(self, segment: Segment) -> RulesetErrors | None:
         for rule in segment.rules:
             definition, _ = compile_rules([rule])
             try:
@@ -96,8 +131,8 @@ class DurableEvaluator:
             except Exception as exc:  # noqa: BLE001
                 return RulesetErrors([RulesetError(
                     "ruleset_engine_limit",
-                    f"durable-rules cannot compile this rule's condition ({exc}); it allows at most 31 "
-                    "expressions per rule: simplify it or split it into several rules",
+                    f"durable-rules cannot compile this rule's condition ({exc}); it allows at most 15 "
+                    "nested any/all (and/or) operators per rule: simplify it or split it into several rules",
                     file=rule.file, line=rule.line, rule_id=rule.id)])
             _core.delete_ruleset(handle)
         return None
@@ -107,54 +142,95 @@ class DurableEvaluator:
             raise EngineError(f"durable-rules is in an unknown state after an earlier fault ({self._broken}); "
                               "create a new Engine")
         with self._lock:
-            handle, ids, read = self._handle(segment)
-            fact = engine_fact(facts, read)
-            sid = str(next(self._sids))
-            fact["sid"] = sid
-            fact["id"] = "request"
-            payload = json.dumps(fact)
-            names: list[str] = []
-            started = False
-            try:
-                result = _core.assert_fact(handle, payload)
-                if result[0] != 0:
-                    raise EngineError(f"durable-rules did not accept the request fact (status {result[0]})")
-                state = result[1]
-                first = _core.start_action_for_state(handle, state)
-                started = bool(first)
-                message = first[1] if first else None
-                while message:
-                    names.append(message[2 : message.index('"', 2)])
-                    message = _core.complete_and_start_action(handle, state)
-            except EngineError:
-                raise
-            except Exception as exc:  # noqa: BLE001
-                raise EngineError(f"durable-rules failed while evaluating {segment.key}: {exc}") from exc
-            finally:
+            compiled = self._handle(segment)
+            route = compiled.route
+            while route.fact is not None:  # the index: only the rulesets whose rules can fire
+                nxt = route.routes.get(facts[route.fact])
+                route = nxt if nxt is not None else route.other  # type: ignore[assignment]
+            positions: list[int] = []
+            for shard in route.shards:
+                positions.extend(self._fire_one(compiled.rulesets[id(shard)], facts, segment))
+        if len(route.shards) > 1:
+            positions = sorted(set(positions))
+        try:
+            return [compiled.ids[p] for p in dict.fromkeys(positions)]
+        except IndexError as exc:
+            raise EngineError(f"durable-rules returned an unknown rule position in {positions}") from exc
+
+    def _fire_one(self, ruleset: _Ruleset, facts: Mapping[str, object], segment: Segment) -> list[int]:
+        """Assert the request into one ruleset, read back what fired, and take the fact back
+        (the lock is held).
+
+        The session is kept from one request to the next: the core allocates state for every
+        rule of a ruleset when it creates a session, which cost more than the matching itself.
+        Retracting the fact leaves the session empty (no fact, no pending action). After any
+        fault the session is deleted instead and the next request gets a new one."""
+        handle = ruleset.handle
+        fact = engine_fact(facts, ruleset.read)
+        sid = self._sessions.get(handle)
+        if sid is None:
+            sid = self._sessions[handle] = str(next(self._sids))
+        fact["sid"] = sid
+        fact["id"] = "request"
+        payload = json.dumps(fact)
+        names: list[str] = []
+        started = False
+        read = False
+        try:
+            result = _core.assert_fact(handle, payload)
+            if result[0] != 0:
+                raise EngineError(f"durable-rules did not accept the request fact (status {result[0]})")
+            state = result[1]
+            first = _core.start_action_for_state(handle, state)
+            started = bool(first)
+            message = first[1] if first else None
+            while message:
+                names.append(message[2 : message.index('"', 2)])
+                message = _core.complete_and_start_action(handle, state)
+            read = started
+        except EngineError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise EngineError(f"durable-rules failed while evaluating {segment.key}: {exc}") from exc
+        finally:
+            if read:
+                try:
+                    status = _core.retract_fact(handle, payload)
+                    if status[0] != 0:
+                        raise EngineError(f"status {status[0]}")
+                except BaseException as exc:
+                    self._broken = f"could not retract the request from session {sid}"
+                    raise EngineError(f"durable-rules could not retract the request from session {sid}: {exc}") from exc
+            elif started:
+                # a fault while reading: drop the session, the next request starts a new one
+                del self._sessions[handle]
+                try:
+                    _core.delete_state(handle, sid)
+                except Exception as exc:  # noqa: BLE001
+                    self._broken = f"could not delete session {sid}"
+                    raise EngineError(f"durable-rules could not delete session {sid}: {exc}") from exc
+            else:
                 # Deleting a session in which no action ever started can segfault the core
                 # (engine-notes.md). The catch-all rule means a healthy core always starts
                 # one; if it did not, leave the session and refuse all further work.
-                if started:
-                    try:
-                        _core.delete_state(handle, sid)
-                    except Exception as exc:  # noqa: BLE001
-                        self._broken = f"could not delete session {sid}"
-                        raise EngineError(f"durable-rules could not delete session {sid}: {exc}") from exc
-                else:
-                    self._broken = f"no rule started for session {sid} of {segment.key}"
+                self._broken = f"no rule started for session {sid} of {segment.key}"
         if not names or names[-1] != CATCH_ALL or names.count(CATCH_ALL) != 1:
             raise EngineError(f"durable-rules returned an incomplete firing for {segment.key}: {names}")
         try:
             positions = [int(n[1:].partition("_")[0]) for n in names[:-1]]
-            return [ids[p] for p in dict.fromkeys(positions)]
-        except (ValueError, IndexError) as exc:
+        except ValueError as exc:
             raise EngineError(f"durable-rules returned an unknown rule name in {names}") from exc
+        if not ruleset.positions.issuperset(positions):
+            raise EngineError(f"durable-rules returned a rule of another ruleset in {names}")
+        return positions
 
     def close(self) -> None:
         with self._lock:
-            for handle, *_ in self._compiled.values():
-                try:
-                    _core.delete_ruleset(handle)
-                except Exception:  # noqa: BLE001 - best effort at shutdown
-                    pass
+            for compiled in self._compiled.values():
+                for ruleset in compiled.rulesets.values():
+                    try:
+                        _core.delete_ruleset(ruleset.handle)
+                    except Exception:  # noqa: BLE001 - best effort at shutdown
+                        pass
             self._compiled.clear()
+            self._sessions.clear()
