@@ -34,13 +34,12 @@ import durable_rules_engine as _core
 
 from ..errors import EngineError, RulesetError, RulesetErrors
 from ..rules.bundle import Segment
-from ..rules.compile import CATCH_ALL, Plan, Route, compile_rules, engine_fact, engine_key, plan
+from ..rules.compile import CATCH_ALL, Plan, Route, ShardCache, compile_rules, engine_fact, engine_key, plan
 
 
 @dataclass(frozen=True)
 class _Ruleset:
     handle: int
-    positions: frozenset[int]  # the segment positions its rules have (a check on what it returns)
     read: tuple[tuple[str, str], ...]  # (fact name, engine key) of the facts it reads
 
 
@@ -48,7 +47,6 @@ class _Ruleset:
 class _Compiled:
     ids: tuple[str, ...]
     route: Route
-    rulesets: dict[int, _Ruleset]  # by id() of the plan's shard
     plan: Plan
 
 
@@ -60,6 +58,8 @@ class DurableEvaluator:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._compiled: dict[str, _Compiled] = {}
+        self._shards: ShardCache = {}  # the same rules in several date segments compile once
+        self._rulesets: dict[tuple[str, ...], _Ruleset] = {}
         self._sids = itertools.count(1)
         self._prefix = f"sharelaw_{uuid.uuid4().hex[:12]}"
         self._broken: str | None = None
@@ -70,23 +70,27 @@ class DurableEvaluator:
         key = segment.key
         found = self._compiled.get(key)
         if found is None:
-            layout = plan(segment.rules)
-            rulesets: dict[int, _Ruleset] = {}
+            layout = plan(segment.rules, self._shards)
+            made: list[tuple[str, ...]] = []
             try:
                 for shard in layout.shards():
+                    if shard.key in self._rulesets:
+                        continue
                     name = f"{self._prefix}_{self._count}"
                     self._count += 1
                     try:
                         handle = _core.create_ruleset(name, json.dumps(shard.definition))
                     except Exception as exc:  # noqa: BLE001 - the core raises its own error type
+                        self._shards.pop(shard.key, None)
                         raise EngineError(f"durable-rules refused the compiled {segment.key} ruleset: {exc}") from exc
-                    rulesets[id(shard)] = _Ruleset(handle, frozenset(shard.positions),
-                                                   tuple((n, engine_key(n)) for n in shard.facts))
+                    self._rulesets[shard.key] = _Ruleset(handle, tuple((n, engine_key(n)) for n in shard.facts))
+                    made.append(shard.key)
             except BaseException:
-                for r in rulesets.values():
-                    _core.delete_ruleset(r.handle)
+                for k in made:
+                    _core.delete_ruleset(self._rulesets.pop(k).handle)
+                    self._shards.pop(k, None)
                 raise
-            found = _Compiled(tuple(layout.ids), layout.route, rulesets, layout)
+            found = _Compiled(tuple(layout.ids), layout.route, layout)
             self._compiled[key] = found
         return found
 
@@ -143,21 +147,19 @@ class DurableEvaluator:
                               "create a new Engine")
         with self._lock:
             compiled = self._handle(segment)
-            route = compiled.route
-            while route.fact is not None:  # the index: only the rulesets whose rules can fire
-                nxt = route.routes.get(facts[route.fact])
-                route = nxt if nxt is not None else route.other  # type: ignore[assignment]
+            shards = compiled.route.select(facts)  # the index: only the rulesets whose rules can fire
             positions: list[int] = []
-            for shard in route.shards:
-                positions.extend(self._fire_one(compiled.rulesets[id(shard)], facts, segment))
-        if len(route.shards) > 1:
+            for shard in shards:
+                positions.extend(self._fire_one(self._rulesets[shard.key], shard.positions, facts, segment))
+        if len(shards) > 1:
             positions = sorted(set(positions))
         try:
             return [compiled.ids[p] for p in dict.fromkeys(positions)]
         except IndexError as exc:
             raise EngineError(f"durable-rules returned an unknown rule position in {positions}") from exc
 
-    def _fire_one(self, ruleset: _Ruleset, facts: Mapping[str, object], segment: Segment) -> list[int]:
+    def _fire_one(self, ruleset: _Ruleset, where: tuple[int, ...], facts: Mapping[str, object],
+                  segment: Segment) -> list[int]:
         """Assert the request into one ruleset, read back what fired, and take the fact back
         (the lock is held).
 
@@ -217,20 +219,18 @@ class DurableEvaluator:
         if not names or names[-1] != CATCH_ALL or names.count(CATCH_ALL) != 1:
             raise EngineError(f"durable-rules returned an incomplete firing for {segment.key}: {names}")
         try:
-            positions = [int(n[1:].partition("_")[0]) for n in names[:-1]]
-        except ValueError as exc:
+            return [where[int(n[1:].partition("_")[0])] for n in names[:-1]]
+        except (ValueError, IndexError) as exc:
             raise EngineError(f"durable-rules returned an unknown rule name in {names}") from exc
-        if not ruleset.positions.issuperset(positions):
-            raise EngineError(f"durable-rules returned a rule of another ruleset in {names}")
-        return positions
 
     def close(self) -> None:
         with self._lock:
-            for compiled in self._compiled.values():
-                for ruleset in compiled.rulesets.values():
-                    try:
-                        _core.delete_ruleset(ruleset.handle)
-                    except Exception:  # noqa: BLE001 - best effort at shutdown
-                        pass
+            for ruleset in self._rulesets.values():
+                try:
+                    _core.delete_ruleset(ruleset.handle)
+                except Exception:  # noqa: BLE001 - best effort at shutdown
+                    pass
+            self._rulesets.clear()
+            self._shards.clear()
             self._compiled.clear()
             self._sessions.clear()

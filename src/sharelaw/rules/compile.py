@@ -22,10 +22,10 @@ core's limits, measured on durable-rules 2.0.28 and read from its source (src/ru
 
 So a segment's rules are *indexed* by the fact that best partitions them (``purpose``,
 ``discloser.kind``...): the rules whose condition requires ``fact`` to be one of some values
-go only into the rulesets for those values, the rules that do not constrain it into every
-one. A request is asserted into the one ruleset for its value, and the core still tests each
-rule's whole condition: the index only leaves out rules that cannot fire, so the firing is
-exactly the same. An index route still too large is split into shards, each a ruleset that
+go only into the rulesets for those values, the rules that do not constrain it into rulesets
+of their own. A request is asserted into the ruleset for its value and into those, and the
+core still tests each rule's whole condition: the index only leaves out rules that cannot
+fire, so the firing is exactly the same. An index route still too large is split into shards, each a ruleset that
 the network model shows clear of every limit, and the shards' firings are merged in stage
 order. Conjuncts are ordered by how many rules of the segment share them, so that the
 network shares the common tests (a common conjunct is tested once, not once per rule).
@@ -71,7 +71,7 @@ PLAN_RULES = 1024
 INDEX_THRESHOLD = 96
 #: An index must leave its largest route at most this share of the rules it splits.
 INDEX_GAIN = 0.75
-INDEX_DEPTH = 3
+INDEX_DEPTH = 2
 
 
 def engine_key(fact: str) -> str:
@@ -348,41 +348,61 @@ class Network:
 
 @dataclass
 class Shard:
-    """One durable-rules ruleset: some of a segment's rules, by position in the segment."""
+    """One durable-rules ruleset: some of a segment's rules, by position in the segment.
+
+    Its core rules are named by their index in the shard (``r<k>``, pieces ``r<k>_<j>``, with
+    ``pri`` k), so the same rules compile to the same ruleset in every date segment they are
+    in force in: ``key`` (their ids) lets the evaluator compile it once."""
 
     positions: tuple[int, ...]
+    key: tuple[str, ...]
     definition: dict[str, dict[str, object]]
     facts: tuple[str, ...]  # the facts its rules read: all the asserted fact needs to hold
     headroom: Headroom
 
 
-def _core_rules(position: int, tree: Tree) -> list[tuple[str, Tree]]:
+def _core_rules(k: int, tree: Tree) -> list[tuple[str, Tree]]:
     parts = pieces(tree)
     if len(parts) == 1:
-        return [(f"r{position}", parts[0])]
-    return [(f"r{position}_{k}", p) for k, p in enumerate(parts)]
+        return [(f"r{k}", parts[0])]
+    return [(f"r{k}_{j}", p) for j, p in enumerate(parts)]
 
 
-def _build(positions: Sequence[int], trees: Sequence[Tree], facts: Sequence[frozenset[str]]) -> Shard:
+#: Compiled shards by the ids of their rules (one per evaluator, so per bundle).
+ShardCache = dict[tuple[str, ...], Shard]
+
+
+def _build(positions: Sequence[int], trees: Sequence[Tree], facts: Sequence[frozenset[str]], ids: Sequence[str],
+           cache: ShardCache | None = None) -> Shard:
+    key = tuple(ids[p] for p in positions)
+    found = cache.get(key) if cache is not None else None
+    if found is not None:
+        return Shard(tuple(positions), key, found.definition, found.facts, found.headroom)
     definition: dict[str, dict[str, object]] = {}
     network = Network()
-    for p in positions:
-        for name, part in _core_rules(p, trees[p]):
-            definition[name] = {"pri": p, "all": [{"m": to_json(part)}]}
+    for k, p in enumerate(positions):
+        for name, part in _core_rules(k, trees[p]):
+            definition[name] = {"pri": k, "all": [{"m": to_json(part)}]}
             network.add(part)
     definition[CATCH_ALL] = {"pri": CATCH_ALL_PRI, "all": [{"m": to_json(TRUE)}]}
     network.add(TRUE)
     read = sorted(set().union(*(facts[p] for p in positions))) if positions else []
-    return Shard(tuple(positions), definition, tuple(read), network.headroom())
+    shard = Shard(tuple(positions), key, definition, tuple(read), network.headroom())
+    if cache is not None:
+        cache[key] = shard
+    return shard
 
 
-def _shards(positions: Sequence[int], trees: Sequence[Tree], facts: Sequence[frozenset[str]]) -> list[Shard]:
+def _shards(positions: Sequence[int], trees: Sequence[Tree], facts: Sequence[frozenset[str]], ids: Sequence[str],
+            cache: ShardCache | None) -> list[Shard]:
     """The rules at ``positions`` as few rulesets as keep clear of the limits (halving)."""
-    shard = _build(positions, trees, facts)
+    if not positions:
+        return []
+    shard = _build(positions, trees, facts, ids, cache)
     if len(positions) <= 1 or shard.headroom.within(Headroom.PLAN):
         return [shard]
     half = len(positions) // 2
-    return _shards(positions[:half], trees, facts) + _shards(positions[half:], trees, facts)
+    return _shards(positions[:half], trees, facts, ids, cache) + _shards(positions[half:], trees, facts, ids, cache)
 
 
 # ---------------------------------------------------------------- the index
@@ -390,12 +410,23 @@ def _shards(positions: Sequence[int], trees: Sequence[Tree], facts: Sequence[fro
 
 @dataclass
 class Route:
-    """Where a request goes: a leaf of shards, or an index on one fact."""
+    """Where a request goes: a leaf of shards, or an index on one fact.
+
+    An index sends a request to the route for its value of ``fact`` (the rules that require
+    that value) and always to ``rest`` (the rules that do not constrain the fact)."""
 
     shards: list[Shard] = field(default_factory=list)
     fact: str | None = None  # indexed on this fact (a name in the facts, not the engine key)
     routes: dict[object, "Route"] = field(default_factory=dict)
-    other: "Route | None" = None  # for a value no rule requires
+    rest: "Route | None" = None
+
+    def select(self, facts: Mapping[str, object]) -> list[Shard]:
+        """The shards a request with these facts is asserted into."""
+        if self.fact is None:
+            return self.shards
+        out = self.rest.select(facts) if self.rest is not None else []
+        route = self.routes.get(facts[self.fact])
+        return out + route.select(facts) if route is not None else out
 
     def leaves(self) -> Iterable["Route"]:
         if self.fact is None:
@@ -403,11 +434,17 @@ class Route:
             return
         for r in self.routes.values():
             yield from r.leaves()
-        if self.other is not None:
-            yield from self.other.leaves()
+        if self.rest is not None:
+            yield from self.rest.leaves()
 
     def all_shards(self) -> list[Shard]:
         return [s for leaf in self.leaves() for s in leaf.shards]
+
+    def most_per_request(self) -> int:
+        if self.fact is None:
+            return len(self.shards)
+        rest = self.rest.most_per_request() if self.rest is not None else 0
+        return rest + max((r.most_per_request() for r in self.routes.values()), default=0)
 
 
 @dataclass
@@ -431,7 +468,7 @@ class Plan:
         return sum(1 for _ in self.route.leaves())
 
     def max_shards_per_request(self) -> int:
-        return max((len(leaf.shards) for leaf in self.route.leaves()), default=0)
+        return self.route.most_per_request()
 
     def core_rules(self) -> int:
         return sum(s.headroom.rules for s in self.shards())
@@ -454,25 +491,28 @@ def _required(t: Tree, key: str) -> frozenset[object] | None:
     return found
 
 
-def _route(positions: list[int], trees: Sequence[Tree], facts: Sequence[frozenset[str]],
-           names: Mapping[str, str], used: frozenset[str], depth: int) -> Route:
+def _route(positions: list[int], trees: Sequence[Tree], facts: Sequence[frozenset[str]], ids: Sequence[str],
+           names: Mapping[str, str], used: frozenset[str], depth: int, cache: ShardCache | None) -> Route:
     size = len(positions)
     if size > INDEX_THRESHOLD and depth < INDEX_DEPTH:
         best: tuple[int, int, str] | None = None
-        candidates: Counter[str] = Counter()
+        candidates: set[str] = set()
         for p in positions:
             for t in _tests(trees[p]):
                 if t[2] == "eq" and t[1] != MARKER and t[1] not in used:
-                    candidates[t[1]] += 1
-        for key in candidates:
-            required = {p: _required(trees[p], key) for p in positions}
-            values = set().union(*(r for r in required.values() if r is not None))
+                    candidates.add(t[1])
+        for key in sorted(candidates):
+            required = [_required(trees[p], key) for p in positions]
+            values = set().union(*(r for r in required if r is not None))
             if not values:
                 continue
-            free = sum(1 for r in required.values() if r is None)
-            largest = max(free + sum(1 for r in required.values() if r is not None and v in r) for v in values)
-            if best is None or (largest, len(values), key) < best:
-                best = (largest, len(values), key)
+            free = sum(1 for r in required if r is None)
+            largest = max(sum(1 for r in required if r is not None and v in r) for v in values)
+            # what a request is asserted into at worst: the rules that do not constrain the fact,
+            # and those that require its value
+            cost = (free + largest, len(values), key)
+            if best is None or cost < best:
+                best = cost
         if best is not None and best[0] <= INDEX_GAIN * size:
             key = best[2]
             required = {p: _required(trees[p], key) for p in positions}
@@ -480,13 +520,14 @@ def _route(positions: list[int], trees: Sequence[Tree], facts: Sequence[frozense
                             key=lambda v: (type(v).__name__, str(v)))
             inner = used | {key}
             routes = {
-                v: _route([p for p in positions if required[p] is None or v in required[p]],  # type: ignore[operator]
-                          trees, facts, names, inner, depth + 1)
+                v: _route([p for p in positions if required[p] is not None and v in required[p]],  # type: ignore[operator]
+                          trees, facts, ids, names, inner, depth + 1, cache)
                 for v in values
             }
-            other = _route([p for p in positions if required[p] is None], trees, facts, names, inner, depth + 1)
-            return Route(fact=names[key], routes=routes, other=other)
-    return Route(shards=_shards(positions, trees, facts))
+            rest = _route([p for p in positions if required[p] is None], trees, facts, ids, names, inner, depth + 1,
+                          cache)
+            return Route(fact=names[key], routes=routes, rest=rest)
+    return Route(shards=_shards(positions, trees, facts, ids, cache))
 
 
 @lru_cache(maxsize=16384)
@@ -495,7 +536,7 @@ def _tree(cond: Cond) -> Tree:
     return canon(nnf(cond))
 
 
-def plan(rules: Sequence[Rule]) -> Plan:
+def plan(rules: Sequence[Rule], cache: ShardCache | None = None) -> Plan:
     """Lay out a segment's rules (in stage order) in durable-rules rulesets: indexed by the
     facts that partition them best, each route cut into shards clear of the core's limits."""
     trees = [_tree(r.when) for r in rules]
@@ -505,8 +546,9 @@ def plan(rules: Sequence[Rule]) -> Plan:
     trees = [_reorder(t, rank) for t in trees]
     read = [frozenset(facts_in(r.when)) for r in rules]
     names = {engine_key(n): n for f in read for n in f}
-    route = _route(list(range(len(rules))), trees, read, names, frozenset(), 0)
-    return Plan([r.id for r in rules], route, len(rules))
+    ids = [r.id for r in rules]
+    route = _route(list(range(len(rules))), trees, read, ids, names, frozenset(), 0, cache)
+    return Plan(ids, route, len(rules))
 
 
 def compile_rules(rules: Iterable[Rule]) -> tuple[dict[str, dict[str, object]], list[str]]:
@@ -515,7 +557,8 @@ def compile_rules(rules: Iterable[Rule]) -> tuple[dict[str, dict[str, object]], 
     into pieces named ``r<position>_<k>`` with the same priority (see ``pieces``)."""
     rules = list(rules)
     trees = [canon(nnf(r.when)) for r in rules]
-    shard = _build(range(len(rules)), trees, [frozenset(facts_in(r.when)) for r in rules])  # type: ignore[arg-type]
+    shard = _build(range(len(rules)), trees, [frozenset(facts_in(r.when)) for r in rules],  # type: ignore[arg-type]
+                   [r.id for r in rules])
     return shard.definition, [r.id for r in rules]
 
 
