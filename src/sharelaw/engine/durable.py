@@ -30,7 +30,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-import durable_rules_engine as _core
+import durable_rules_engine as _core  # type: ignore[import-not-found]
 
 from ..errors import EngineError, RulesetError, RulesetErrors
 from ..rules.bundle import Segment

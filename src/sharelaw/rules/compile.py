@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Iterable, Mapping, Sequence, Union
+from typing import Any, Iterable, Mapping, Sequence
 
 from .model import All, AnyOf, Cond, Const, In, Not, Rule, facts_in
 
@@ -101,8 +101,8 @@ def nnf(cond: Cond, negate: bool = False) -> Cond:
 #   ("and", items) / ("or", items)
 # ``False`` is the test ``MARKER == 2`` (never true: the marker is always 1).
 
-Test = tuple[str, str, str, object]
-Tree = Union[Test, tuple[str, tuple["Tree", ...]]]
+Test = tuple[Any, ...]  # ("t", key, op, value)
+Tree = tuple[Any, ...]  # a Test, or ("and" | "or", (Tree, ...))
 TRUE: Test = ("t", MARKER, "ex", 1)
 FALSE: Test = ("t", MARKER, "eq", 2)
 
@@ -131,7 +131,7 @@ def canon(cond: Cond) -> Tree:
         for c in cond.items:
             t = canon(c)
             parts = t[1] if t[0] == kind else (t,)
-            for p in parts:  # type: ignore[union-attr]
+            for p in parts:
                 if p == absorbing:
                     return absorbing
                 if p != neutral and p not in items:
@@ -152,8 +152,8 @@ def _sorted(items: Iterable[Tree], rank: Mapping[Test, int]) -> list[Tree]:
     them), then ``in`` lists, then inequalities (they nearly always hold), then the rest."""
     def key(t: Tree) -> tuple[int, int, tuple[str, ...]]:
         if t[0] == "t":
-            return (0 if t[2] == "eq" else 2, -rank.get(t, 0), _test_order(t))  # type: ignore[arg-type]
-        if t[0] == "or" and all(c[0] == "t" and c[2] == "eq" for c in t[1]):  # type: ignore[union-attr]
+            return (0 if t[2] == "eq" else 2, -rank.get(t, 0), _test_order(t))
+        if t[0] == "or" and all(c[0] == "t" and c[2] == "eq" for c in t[1]):
             return (1, 0, (repr(t),))
         return (3, 0, (repr(t),))
     return sorted(items, key=key)
@@ -162,14 +162,14 @@ def _sorted(items: Iterable[Tree], rank: Mapping[Test, int]) -> list[Tree]:
 def _reorder(t: Tree, rank: Mapping[Test, int]) -> Tree:
     if t[0] == "t":
         return t
-    return (t[0], tuple(_sorted((_reorder(c, rank) for c in t[1]), rank)))  # type: ignore[union-attr]
+    return (t[0], tuple(_sorted((_reorder(c, rank) for c in t[1]), rank)))
 
 
 def _tests(t: Tree) -> Iterable[Test]:
     if t[0] == "t":
-        yield t  # type: ignore[misc]
+        yield t
     else:
-        for c in t[1]:  # type: ignore[union-attr]
+        for c in t[1]:
             yield from _tests(c)
 
 
@@ -177,16 +177,16 @@ def operators(t: Tree) -> int:
     """The $and/$or operators of a tree: what the core's expression limit counts."""
     if t[0] == "t":
         return 0
-    return 1 + sum(operators(c) for c in t[1])  # type: ignore[union-attr]
+    return 1 + sum(operators(c) for c in t[1])
 
 
 def to_json(t: Tree) -> dict[str, object]:
     if t[0] == "t":
-        _, key, op, value = t  # type: ignore[misc]
+        _, key, op, value = t
         if op == "eq":
             return {key: value}
         return {"$neq": {key: value}} if op == "neq" else {"$ex": {key: value}}
-    return {"$and" if t[0] == "and" else "$or": [to_json(c) for c in t[1]]}  # type: ignore[union-attr]
+    return {"$and" if t[0] == "and" else "$or": [to_json(c) for c in t[1]]}
 
 
 def compile_condition(cond: Cond) -> dict[str, object]:
@@ -222,17 +222,17 @@ def _pieces(t: Tree, made: list[int]) -> list[Tree]:
             raise _TooMany
         return [t]
     if t[0] == "or":
-        cut = [p for c in t[1] for p in _pieces(c, made)]  # type: ignore[union-attr]
+        cut = [p for c in t[1] for p in _pieces(c, made)]
     elif t[0] == "and":
-        items = t[1]  # type: ignore[union-attr]
+        items = t[1]
         ors = [i for i, c in enumerate(items) if c[0] == "or"]
         if not ors:
             raise _TooMany
         idx = max(ors, key=lambda i: operators(items[i]))
         rest = items[:idx] + items[idx + 1:]
         cut = []
-        for branch in items[idx][1]:  # type: ignore[union-attr]
-            merged = list(rest) + (list(branch[1]) if branch[0] == "and" else [branch])  # type: ignore[union-attr]
+        for branch in items[idx][1]:
+            merged = list(rest) + (list(branch[1]) if branch[0] == "and" else [branch])
             cut.extend(_pieces(("and", tuple(merged)), made))
     else:
         raise _TooMany
@@ -311,15 +311,15 @@ class Network:
 
     def _insert(self, t: Tree, parent: _Node) -> _Node:
         if t[0] == "t":
-            node = parent.children.get(t)  # type: ignore[arg-type]
+            node = parent.children.get(t)
             if node is None:
-                node = parent.children[t] = self._new()  # type: ignore[index]
+                node = parent.children[t] = self._new()
             return node
         if t[0] == "and":
-            for c in t[1]:  # type: ignore[union-attr]
+            for c in t[1]:
                 parent = self._insert(c, parent)
             return parent
-        ends = [self._insert(c, parent) for c in t[1]]  # type: ignore[union-attr]
+        ends = [self._insert(c, parent) for c in t[1]]
         forward = self._new()  # the core makes it first; made last here, the order stays topological
         for end in ends:
             end.forwards.append(forward)
@@ -477,14 +477,14 @@ class Plan:
 def _required(t: Tree, key: str) -> frozenset[object] | None:
     """The values ``key`` must take for the tree to hold, if its top level requires some."""
     if t[0] == "t":
-        return frozenset((t[3],)) if t[1] == key and t[2] == "eq" else None  # type: ignore[misc]
+        return frozenset((t[3],)) if t[1] == key and t[2] == "eq" else None
     if t[0] == "or":
-        items = t[1]  # type: ignore[union-attr]
+        items = t[1]
         if all(c[0] == "t" and c[1] == key and c[2] == "eq" for c in items):
-            return frozenset(c[3] for c in items)  # type: ignore[misc]
+            return frozenset(c[3] for c in items)
         return None
     found: frozenset[object] | None = None
-    for c in t[1]:  # type: ignore[union-attr]
+    for c in t[1]:
         r = _required(c, key)
         if r is not None:
             found = r if found is None else found & r
@@ -502,15 +502,15 @@ def _route(positions: list[int], trees: Sequence[Tree], facts: Sequence[frozense
                 if t[2] == "eq" and t[1] != MARKER and t[1] not in used:
                     candidates.add(t[1])
         for key in sorted(candidates):
-            required = [_required(trees[p], key) for p in positions]
-            values = set().union(*(r for r in required if r is not None))
-            if not values:
+            needs = [_required(trees[p], key) for p in positions]
+            found: set[object] = set().union(*(r for r in needs if r is not None))
+            if not found:
                 continue
-            free = sum(1 for r in required if r is None)
-            largest = max(sum(1 for r in required if r is not None and v in r) for v in values)
+            free = sum(1 for r in needs if r is None)
+            largest = max(sum(1 for r in needs if r is not None and v in r) for v in found)
             # what a request is asserted into at worst: the rules that do not constrain the fact,
             # and those that require its value
-            cost = (free + largest, len(values), key)
+            cost = (free + largest, len(found), key)
             if best is None or cost < best:
                 best = cost
         if best is not None and best[0] <= INDEX_GAIN * size:
@@ -520,7 +520,7 @@ def _route(positions: list[int], trees: Sequence[Tree], facts: Sequence[frozense
                             key=lambda v: (type(v).__name__, str(v)))
             inner = used | {key}
             routes = {
-                v: _route([p for p in positions if required[p] is not None and v in required[p]],  # type: ignore[operator]
+                v: _route([p for p in positions if v in (required[p] or ())],
                           trees, facts, ids, names, inner, depth + 1, cache)
                 for v in values
             }
@@ -557,7 +557,7 @@ def compile_rules(rules: Iterable[Rule]) -> tuple[dict[str, dict[str, object]], 
     into pieces named ``r<position>_<k>`` with the same priority (see ``pieces``)."""
     rules = list(rules)
     trees = [canon(nnf(r.when)) for r in rules]
-    shard = _build(range(len(rules)), trees, [frozenset(facts_in(r.when)) for r in rules],  # type: ignore[arg-type]
+    shard = _build(range(len(rules)), trees, [frozenset(facts_in(r.when)) for r in rules],
                    [r.id for r in rules])
     return shard.definition, [r.id for r in rules]
 
