@@ -101,7 +101,7 @@ def _local(i: int, stage: Stage, rules: int, rng: random.Random) -> str:
     kinds = [k.value for k in AgencyKind]
     cats = [c.value for c in DataCategory]
     lines = ["format: sharelaw/ruleset@1", f"id: local.gen{i:03d}", f"stage: {stage.value}",
-             f"title: Generated local guidance {i}", "in_force: {from: 2000-03-01}", "rules:"]
+             f"title: Generated local guidance {i}", "in_force: {from: 2000-03-01}", "review_by: 2030-01-01", "rules:"]
     for k in range(rules):
         purpose = f"{{in: [{', '.join(rng.sample(purposes, rng.randrange(2, 6)))}]}}"
         discloser = f"{{in: [{', '.join(rng.sample(kinds, rng.randrange(1, 3)))}]}}"

@@ -21,6 +21,7 @@ HEAD = (
 
 def _rule(i: int, when: str) -> str:
     return (f"  - id: local.extra.r{i}\n    title: Extra rule {i}\n    in_force: {{from: 2000-03-01}}\n"
+            "    review_by: 2030-01-01\n"
             f"    when: {when}\n    effect: {{kind: notes}}\n    citations: [{{case: \"A v B\"}}]\n"
             "    verification: unverified\n    reason: An extra note.\n")
 
