@@ -80,9 +80,9 @@ def default_engine() -> Engine:
     if _default is None:
         with _default_lock:
             if _default is None:
-                from .engine.pipeline import Engine
-
-                _default = Engine()
+                # The module's own name (imported on first use), so that it can be replaced.
+                engine_class = globals()["Engine"] if "Engine" in globals() else __getattr__("Engine")
+                _default = engine_class()
     return _default
 
 
