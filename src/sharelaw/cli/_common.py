@@ -6,12 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
-
-from dateutil.parser import isoparse
 
 from ..errors import MAX_LISTED_ERRORS, FieldError, RequestError, RulesetError
 from ..law.eras import SCOPE_START
@@ -39,21 +38,33 @@ def add_actor_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--person", help="an identifier of the practitioner, if recorded")
 
 
-def add_rules_option(parser: argparse.ArgumentParser) -> None:
+def add_rules_option(parser: argparse.ArgumentParser, *, many: bool = False) -> None:
+    """``--rules PATH``, repeatable (``--rules A --rules B``). ``many`` also takes several
+    paths after one ``--rules`` (``--rules A B``): only for commands without a positional
+    argument, where it cannot swallow one (``decide --rules X.yaml req.json`` must work)."""
     parser.add_argument(
         "--rules",
-        nargs="+",
-        action="extend",
+        nargs="+" if many else None,
+        action="extend" if many else "append",
         metavar="PATH",
-        help="rule files or directories to use instead of the shipped rules",
+        help="a rule file or directory to use instead of the shipped rules (repeat for several: "
+        "--rules A --rules B)",
     )
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def iso_date(text: str) -> date:
+    """A day written YYYY-MM-DD, as strictly as a request's ``as_at``: no '2012' for 1 January,
+    no time, no timezone, no week date (stdlib ``date.fromisoformat`` after a format check,
+    since it alone accepts '20120101' and '2012-W01-1')."""
+    if not _ISO_DATE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date written YYYY-MM-DD")
     try:
-        return isoparse(text).date()
-    except (ValueError, OverflowError):
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date written YYYY-MM-DD") from None
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a real calendar date (YYYY-MM-DD)") from None
 
 
 def scope_date(text: str) -> date:
