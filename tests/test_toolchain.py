@@ -4,6 +4,7 @@ point a new user tripped over (they failed before the fix)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -92,3 +93,92 @@ def test_a_yyyy_mm_dd_date_is_accepted(capsys):
     code, out, err = run(capsys, "rules", "list", "--as-at", "2012-06-01", "--format", "json")
     assert code == 0, err
     assert json.loads(out)["as_at"] == "2012-06-01"
+
+
+# --- item 2: one error format, JSON errors on stdout, columns, did-you-mean ------------------
+
+LOCATED = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<code>[a-z_]+): (?P<msg>.+?)( \[(?P<rule>[^\]]+)\])?$")
+
+
+@pytest.fixture
+def misspelt_rules(national_copy: Path) -> tuple[Path, Path]:
+    """A copy of the national rules whose stage-3 file misspells a fact value and a definition."""
+    path = national_copy / "03_confidence.yaml"
+    text = path.read_text(encoding="utf-8")
+    text = text.replace("- consent.state: {in: [explicit_for_this, earlier_covering]}",
+                        "- consent.state: {in: [explicit_for_ths, earlier_covering]}", 1)
+    text = text.replace("- use: giver_self_or_parent", "- use: giver_self_or_parnt", 1)
+    path.write_text(text, encoding="utf-8")
+    return national_copy, path
+
+
+def test_invalid_rules_give_a_json_error_document_on_stdout(capsys, request_file, misspelt_rules):
+    rules, path = misspelt_rules
+    from sharelaw.cli._common import ErrorDocument
+
+    for argv in (["decide", str(request_file), "--rules", str(rules), "--format", "json"],
+                 ["prove", str(rules), "--budget", "1", "--format", "json"],
+                 ["rules", "list", "--rules", str(rules), "--format", "json"]):
+        code, out, err = run(capsys, *argv)
+        assert code == 2, argv
+        doc = json.loads(out)
+        ErrorDocument.model_validate(doc)  # the schema `sharelaw schema error` prints
+        assert doc["code"] == "rules_invalid" and doc["count"] == len(doc["errors"]) == 2
+        for e in doc["errors"]:
+            assert e["file"] == str(path) and e["line"] and e["column"] and e["rule_id"]
+        # the same errors, in the one text format, on stderr
+        lines = [ln for ln in err.splitlines() if LOCATED.match(ln)]
+        assert len(lines) == 2, err
+        for e, ln in zip(doc["errors"], lines):
+            assert ln == f"{e['file']}:{e['line']}:{e['column']}: {e['code']}: {e['message']} [{e['rule_id']}]"
+
+
+def test_check_and_decide_print_a_rule_error_the_same_way(capsys, request_file, misspelt_rules):
+    rules, _ = misspelt_rules
+    _, out, _ = run(capsys, "check", str(rules))
+    checked = [ln for ln in out.splitlines() if LOCATED.match(ln)]
+    _, _, err = run(capsys, "decide", str(request_file), "--rules", str(rules))
+    decided = [ln for ln in err.splitlines() if LOCATED.match(ln)]
+    assert checked and checked == decided
+
+
+def test_a_misspelt_value_or_id_is_named_with_its_column_and_a_suggestion(capsys, request_file, misspelt_rules):
+    rules, path = misspelt_rules
+    _, _, err = run(capsys, "rules", "list", "--rules", str(rules))
+    text = path.read_text(encoding="utf-8").splitlines()
+    found = {m["code"]: m for m in map(LOCATED.match, err.splitlines()) if m}
+    value, definition = found["ruleset_bad_value"], found["ruleset_unknown_definition"]
+    assert "did you mean 'explicit_for_this'?" in value["msg"]
+    assert "did you mean 'giver_self_or_parent'?" in definition["msg"]
+    for m, word in ((value, "consent.state"), (definition, "use:")):
+        line = text[int(m["line"]) - 1]
+        assert line.index(word) + 1 == int(m["col"]), (line, m["col"])
+
+
+def test_a_misspelt_key_in_a_rule_file_suggests_the_key(capsys, national_copy):
+    path = national_copy / "02_hra.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("    reason:", "    reasn:", 1), encoding="utf-8")
+    code, out, err = run(capsys, "check", str(national_copy), "--format", "json")
+    assert code == 1
+    (d,) = [d for d in json.loads(out)["diagnostics"] if "reasn" in d["message"]]
+    assert "did you mean 'reason'?" in d["message"] and d["column"] == 5
+
+
+def test_schema_error_describes_the_error_document(capsys):
+    code, out, _ = run(capsys, "schema", "error")
+    assert code == 0
+    schema = json.loads(out)
+    assert set(schema["required"]) == {"code", "count", "errors"}
+    entry = schema["$defs"]["ErrorEntry"]["properties"]
+    assert {"file", "line", "column", "code", "message", "rule_id"} <= set(entry)
+
+
+def test_a_request_error_is_the_same_json_document(capsys, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**REQUEST, "purpose": "child_protection_enquiri"}), encoding="utf-8")
+    from sharelaw.cli._common import ErrorDocument
+
+    code, out, err = run(capsys, "decide", str(bad), "--format", "json")
+    assert code == 2
+    doc = ErrorDocument.model_validate(json.loads(out))
+    assert doc.code == "request_invalid" and doc.errors[0].loc == "purpose" and doc.errors[0].file == str(bad)

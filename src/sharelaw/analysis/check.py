@@ -22,7 +22,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ..errors import EngineError, RulesetError, RulesetErrors
+from ..errors import EngineError, Problem, RulesetError, RulesetErrors, with_columns
 from ..rules.reference import predicate_error
 from .currency import currency
 from .static import Diagnostic, analyse
@@ -67,15 +67,17 @@ class Report:
             "shipped_national_rules_added": self.national_added,
             "errors": len(self.errors),
             "warnings": len(self.warnings),
-            "diagnostics": [d.as_dict() for d in self.diagnostics],
+            "diagnostics": [p.to_dict() for p in self.problems()],
         }
 
+    def problems(self) -> list[Problem]:
+        """The diagnostics in the one error format (``sharelaw.errors.Problem``), with columns."""
+        return with_columns(
+            Problem(d.code, d.message, file=d.file or "<rules>", line=d.line, rule_id=d.rule_id, severity=d.severity)
+            for d in self.diagnostics)
+
     def text(self, strict: bool = False) -> str:
-        lines = []
-        for d in self.diagnostics:
-            where = f"{d.file}:{d.line}" if d.line else (d.file or "<rules>")
-            rule = f" [{d.rule_id}]" if d.rule_id else ""
-            lines.append(f"{where}: {d.severity} {d.code}: {d.message}{rule}")
+        lines = [p.render() for p in self.problems()]
         added = " (with the shipped national rules)" if self.national_added else ""
         verdict = "OK" if self.ok(strict) else "FAILED"
         lines.append(

@@ -39,14 +39,17 @@ import argparse
 import sys
 
 from .._version import __version__
-from ..errors import EngineError, RequestError, RulesetError
+from ..errors import EngineError, Problem, RequestError, RulesetError, with_columns
 from . import audit, authoring, decide, law, replay, report, rules, serve
 from ._common import (
     EXIT_INPUT,
     EXIT_INTERNAL,
     EXIT_OK,
     InputError,
+    error_document,
+    report_problems,
     report_request_error,
+    to_json,
 )
 
 #: The command groups, in the order ``--help`` lists them.
@@ -59,32 +62,40 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version and usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_INPUT
+    json_output = getattr(args, "format", None) == "json"
     try:
         output = args.run(args)
         code = EXIT_OK
         if isinstance(output, tuple):  # (output, exit code): commands whose result sets the status
             output, code = output
     except RequestError as exc:
-        report_request_error(exc, json_output=getattr(args, "format", None) == "json")
+        source = getattr(args, "request", None)
+        report_request_error(exc, json_output=json_output,
+                             file="<stdin>" if source == "-" else source if isinstance(source, str) else None)
         return EXIT_INPUT
     except InputError as exc:
-        for line in exc.lines:
-            print(line, file=sys.stderr)
+        report_problems(exc.code, exc.problems, json_output=json_output, lines=exc.lines)
         return EXIT_INPUT
     except RulesetError as exc:
+        problems = with_columns(exc.problems())
         if getattr(args, "rules", None) or getattr(args, "paths", None):
             # the user's rule files (e.g. an engine limit found when the engine starts)
             print("error: the rules given are invalid:", file=sys.stderr)
-            print(exc.render(), file=sys.stderr)
+            report_problems("rules_invalid", problems, json_output=json_output)
             return EXIT_INPUT
         print("internal error: the shipped rules are invalid:", file=sys.stderr)
-        print(exc.render(), file=sys.stderr)
+        report_problems("internal_error", problems, json_output=json_output)
         return EXIT_INTERNAL
     except EngineError as exc:
         print(f"internal error: {exc}", file=sys.stderr)
+        if json_output:
+            sys.stdout.write(to_json(error_document("internal_error", [Problem(exc.code, str(exc))])))
         return EXIT_INTERNAL
     except Exception as exc:  # noqa: BLE001 - never a decision after a fault
         print(f"internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if json_output:
+            sys.stdout.write(to_json(error_document(
+                "internal_error", [Problem("internal_error", f"{type(exc).__name__}: {exc}")])))
         return EXIT_INTERNAL
     # Printed only once everything has succeeded, so a failure never leaves partial output.
     sys.stdout.write(output)

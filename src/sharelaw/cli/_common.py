@@ -10,9 +10,11 @@ import re
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from ..errors import MAX_LISTED_ERRORS, FieldError, RequestError, RulesetError
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import MAX_LISTED_ERRORS, FieldError, Problem, RequestError, RulesetError, with_columns
 from ..law.eras import SCOPE_START
 from ..rules.bundle import Bundle
 
@@ -24,12 +26,75 @@ EXIT_INPUT = 2
 
 
 class InputError(Exception):
-    """Bad input other than the request itself: every line is printed on stderr."""
+    """Bad input other than the request itself (exit 2). Either ``problems`` (rule, scenario
+    and other file errors, each printed in the one format ``file:line:col: code: message
+    [rule id]``) or plain ``lines`` (usage errors, printed as given); on stdout as the JSON
+    error document too under ``--format json`` (``error_document``)."""
 
 
-    def __init__(self, lines: list[str]) -> None:
-        super().__init__("\n".join(lines))
-        self.lines = lines
+    def __init__(self, lines: list[str] | None = None, *, problems: list[Problem] | None = None,
+                 code: str = "usage_error") -> None:
+        if problems is None:
+            problems = [Problem(code, line.removeprefix("error: ").strip()) for line in (lines or [])
+                        if line.strip() and not line.startswith(" ")]
+            if lines and not problems:
+                problems = [Problem(code, " ".join(l.strip() for l in lines))]
+        else:
+            problems = with_columns(problems)
+            lines = [p.render() for p in problems]
+        super().__init__("\n".join(lines or []))
+        self.lines = lines or []
+        self.problems = problems
+        self.code = code
+
+    @classmethod
+    def of(cls, exc: RulesetError, code: str = "rules_invalid") -> "InputError":
+        """The rule- or scenario-file errors of ``exc``, every one, in the one format."""
+        return cls(problems=exc.problems(), code=code)
+
+
+class ErrorEntry(BaseModel):
+    """One problem (``sharelaw.errors.Problem``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(description="a stable code, e.g. ruleset_unknown_fact, request_invalid's field codes")
+    message: str
+    file: str | None = Field(description="the file the problem is in (a rule, scenario or request file)")
+    line: int | None = Field(description="1-based line in the file, where known")
+    column: int | None = Field(description="1-based column in the line, where known")
+    rule_id: str | None = Field(description="the rule, requirement or scenario concerned, where known")
+    loc: str | None = Field(description="the field of a request (dotted path), where the problem is one")
+    severity: Literal["error", "warning"]
+
+
+class ErrorDocument(BaseModel):
+    """What every command prints on standard output under --format json when it cannot do its
+    work (exit 2 for invalid input, 1 for an internal error); ``sharelaw schema error``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(description="what kind of failure: request_invalid, rules_invalid, scenarios_invalid, "
+                      "usage_error, internal_error, ...")
+    count: int = Field(description="how many problems there are in all")
+    errors: list[ErrorEntry] = Field(description=f"the first {MAX_LISTED_ERRORS} problems")
+
+
+def error_document(code: str, problems: list[Problem]) -> dict[str, Any]:
+    return {"code": code, "count": len(problems), "errors": [p.to_dict() for p in problems[:MAX_LISTED_ERRORS]]}
+
+
+def report_problems(code: str, problems: list[Problem], *, json_output: bool,
+                    lines: list[str] | None = None) -> None:
+    """Every problem on stderr (``lines`` if given, else each rendered), and under ``json_output``
+    the error document on stdout: the shared way a command reports what stopped it."""
+    shown = lines if lines is not None else [p.render() for p in problems[:MAX_LISTED_ERRORS]]
+    for line in shown:
+        print(line, file=sys.stderr)
+    if lines is None and len(problems) > MAX_LISTED_ERRORS:
+        print(f"... and {len(problems) - MAX_LISTED_ERRORS} more error(s) not listed", file=sys.stderr)
+    if json_output:
+        sys.stdout.write(to_json(error_document(code, problems)))
 
 
 def add_actor_options(parser: argparse.ArgumentParser) -> None:
@@ -324,7 +389,7 @@ def load_bundle(paths: list[str], only: set[Path] | None = None) -> Bundle:
                 paths, only = [str(r) for r in roots], set(files)
         bundle = Bundle.load(*paths, only=only)
     except RulesetError as exc:
-        raise InputError(exc.render().splitlines()) from None
+        raise InputError.of(exc) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError([f"error: cannot read the rule files: {exc}"]) from None
     if not bundle.files:
@@ -332,15 +397,14 @@ def load_bundle(paths: list[str], only: set[Path] | None = None) -> Bundle:
     return bundle
 
 
-def report_request_error(exc: RequestError, *, json_output: bool) -> None:
+def report_request_error(exc: RequestError, *, json_output: bool, file: str | None = None) -> None:
     """Every error up to ``MAX_LISTED_ERRORS``, then how many more: output stays bounded."""
     print(f"error: {exc.code}: {len(exc.errors)} error(s) in the request", file=sys.stderr)
-    for error in exc.errors[:MAX_LISTED_ERRORS]:
-        print(str(error), file=sys.stderr)
+    problems = exc.problems(file)
+    # A request has no lines: each field error is named by its field, 'loc: message [code]'.
+    report_problems(exc.code, problems, json_output=json_output, lines=[str(e) for e in exc.errors[:MAX_LISTED_ERRORS]])
     if len(exc.errors) > MAX_LISTED_ERRORS:
         print(f"... and {len(exc.errors) - MAX_LISTED_ERRORS} more error(s) not listed", file=sys.stderr)
-    if json_output:
-        sys.stdout.write(to_json(exc.to_dict()))
 
 
 def to_json(data: Any) -> str:

@@ -75,7 +75,7 @@ def run_test(args: argparse.Namespace) -> tuple[str, int]:
     try:
         rule_files, scenario_files = scenarios.split_paths(args.paths)
     except RulesetError as exc:
-        raise InputError([getattr(exc, "render")()]) from None
+        raise InputError.of(exc) from None
     if not scenario_files:
         raise InputError(["error: no scenario files (format: sharelaw/scenarios@1) among the paths given"])
     if rule_files:
@@ -93,7 +93,7 @@ def run_test(args: argparse.Namespace) -> tuple[str, int]:
     try:
         loaded = scenarios.load(scenario_files)
     except RulesetError as exc:
-        raise InputError(exc.render().splitlines()) from None
+        raise InputError.of(exc, "scenarios_invalid") from None
     results = [scenarios.run(engine, s) for s in loaded]
     out: list[str] = []
     for r in results:
@@ -145,7 +145,7 @@ def run_prove(args: argparse.Namespace) -> tuple[str, int]:
         result = prove(args.paths, days=args.as_at, max_classes=args.max_classes, budget=args.budget,
                        examples=args.examples)
     except RulesetError as exc:
-        raise InputError(exc.render().splitlines()) from None
+        raise InputError.of(exc) from None
     if args.format == "json":
         return to_json(result.as_dict()), EXIT_OK if result.ok else EXIT_INTERNAL
     return result.text(), EXIT_OK if result.ok else EXIT_INTERNAL

@@ -9,6 +9,7 @@ from ..engine.pipeline import Engine, validate_request
 from ..request import SharingRequest
 from ..rules.model import RulesetFile
 from ._common import (
+    ErrorDocument,
     add_rules_option,
     default_engine,
     load_bundle,
@@ -21,6 +22,7 @@ SCHEMAS = {
     "request": lambda: SharingRequest.model_json_schema(mode="validation"),
     "decision": lambda: Decision.model_json_schema(mode="serialization"),
     "ruleset": lambda: RulesetFile.model_json_schema(mode="validation"),
+    "error": lambda: ErrorDocument.model_json_schema(mode="serialization"),
 }
 
 

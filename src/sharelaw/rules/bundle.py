@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
-from ..errors import RulesetError, RulesetErrors
+from ..errors import RulesetError, RulesetErrors, did_you_mean
 from ..vocab import EffectKind, Stage
 from .cache import ParseCache
 from .loader import (
@@ -173,7 +173,10 @@ class Bundle:
             if rule is None or rule.protocol is not None or rule.stage is not Stage.VIRES or rule.effect.basis is None:
                 what = "no rule has that id" if rule is None else "it is not a national stage-1 rule that gives a basis"
                 errors.append(RulesetError(
-                    "protocol_unknown_power", f"powers relies on '{ref.rule}', but {what}", file=f.path, line=line))
+                    "protocol_unknown_power", f"powers relies on '{ref.rule}', but {what}"
+                    + (did_you_mean(ref.rule, [i for i, x in self.rules.items() if x.stage is Stage.VIRES
+                                               and x.protocol is None and x.effect.basis is not None])
+                       if rule is None else ""), file=f.path, line=line))
                 continue
             start, end = _clip(rule.in_force, self.file_windows[rule.file])
             gaps = []
@@ -201,7 +204,8 @@ class Bundle:
         """An error for each requirement the rule names that its stage does not declare."""
         declared = {rq.id for rq in self.requirements[r.stage]}
         return [
-            RulesetError("ruleset_unknown_requirement", f"requirement '{req}' is not declared for stage {r.stage.value}",
+            RulesetError("ruleset_unknown_requirement", f"requirement '{req}' is not declared for stage {r.stage.value}"
+                         + did_you_mean(req, declared),
                          file=r.file, line=r.line, rule_id=r.id)
             for req in r.requirements if req not in declared
         ]

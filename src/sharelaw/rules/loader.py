@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from pydantic import ValidationError
 
-from ..errors import RulesetError, RulesetErrors
+from ..errors import RulesetError, RulesetErrors, did_you_mean
 from ..vocab import EffectKind, Stage
 from .facts import FACTS, MISSING_ITEMS
 from .model import (
@@ -303,14 +303,16 @@ def yaml_error(exc: yaml.YAMLError, text: str, file: str, prefix: str = "ruleset
     if "end of stream" in (getattr(exc, "problem", None) or "") and getattr(exc, "context_mark", None):
         mark = exc.context_mark  # e.g. an unclosed quote: point at where it opened
     line = mark.line + 1 if mark is not None else None
+    column = mark.column + 1 if mark is not None else None
     if isinstance(exc, RefusedYAML):
-        return RulesetError(f"{prefix}_{exc.code}", exc.problem, file=file, line=line)
+        return RulesetError(f"{prefix}_{exc.code}", exc.problem, file=file, line=line, column=column)
     problem = getattr(exc, "problem", None) or str(exc)
     if isinstance(exc, yaml.reader.ReaderError):  # a control character: say which, and where
         problem = f"character {exc.character!r} ({exc.reason})"
         if isinstance(exc.position, int) and 0 <= exc.position <= len(text):
             line = text.count("\n", 0, exc.position) + 1
-    return RulesetError(f"{prefix}_parse_error", f"not valid YAML: {problem}", file=file, line=line)
+            column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+    return RulesetError(f"{prefix}_parse_error", f"not valid YAML: {problem}", file=file, line=line, column=column)
 
 
 def decode_error(exc: UnicodeDecodeError, raw: bytes, file: str, prefix: str = "ruleset") -> RulesetError:
@@ -401,7 +403,8 @@ class _CondBuilder:
         if not local and not (isinstance(name, str) and name in self.shared):
             return self.err(
                 "ruleset_unknown_definition",
-                f"no definition named {name!r} in this file or in the bundle's definitions files", path)
+                f"no definition named {name!r} in this file or in the bundle's definitions files"
+                + did_you_mean(name, [*self.defs, *self.shared]), path)
         if name in self._defs_built:
             return self._defs_built[name]
         if name in self._building:
@@ -425,7 +428,8 @@ class _CondBuilder:
     def leaf(self, fact: str, value: Any, path: tuple) -> Cond:
         spec = self.facts.get(fact)
         if spec is None:
-            return self.err("ruleset_unknown_fact", f"unknown fact '{fact}' (see docs/rulesets.md for the list)", path)
+            return self.err("ruleset_unknown_fact", f"unknown fact '{fact}'{did_you_mean(fact, self.facts)} "
+                            "(see docs/rulesets.md for the list)", path)
         if list(Stage).index(spec.from_stage) > self.stage_index:
             return self.err(
                 "ruleset_fact_not_available",
@@ -447,11 +451,34 @@ class _CondBuilder:
             ok = isinstance(v, bool) if spec.is_bool else (isinstance(v, str) and v in spec.values)
             if not ok:
                 expected = "true or false" if spec.is_bool else ", ".join(spec.values)
-                self.err("ruleset_bad_value", f"'{fact}' cannot be {v!r}; expected {expected}", path)
+                hint = "" if spec.is_bool else did_you_mean(v, spec.values)
+                self.err("ruleset_bad_value", f"'{fact}' cannot be {v!r}{hint}; expected {expected}", path)
         return In(fact, tuple(values), negated=op in ("not_in", "ne"))
 
 
 # ------------------------------------------------------------------ files
+
+
+def _known_keys() -> set[str]:
+    """Every key of every rule-file model (pydantic does not say which the misspelt key's model has)."""
+    from . import model as m
+
+    keys: set[str] = set()
+    for obj in vars(m).values():
+        if isinstance(obj, type) and issubclass(obj, m._File):
+            for name, info in obj.model_fields.items():
+                keys.add(info.alias or name)
+    return keys
+
+
+def _schema_hint(err: Any) -> str:
+    """A did-you-mean for a misspelt key (the model's fields) or an enumerated value."""
+    if err.get("type") == "extra_forbidden" and err["loc"]:
+        return did_you_mean(err["loc"][-1], _known_keys())
+    if err.get("type") in ("enum", "literal_error"):
+        expected = re.findall(r"'([^']+)'", str(err.get("ctx", {}).get("expected", "")))
+        return did_you_mean(err.get("input"), expected)
+    return ""
 
 
 def _schema_errors(exc: ValidationError, src: _Source, data: Any, list_key: str = "rules") -> list[RulesetError]:
@@ -464,7 +491,7 @@ def _schema_errors(exc: ValidationError, src: _Source, data: Any, list_key: str 
                 rule_id = data[list_key][loc[1]].get("id")
             except Exception:  # noqa: BLE001 - best effort only
                 rule_id = None
-        msg = err["msg"].removeprefix("Value error, ")
+        msg = err["msg"].removeprefix("Value error, ") + _schema_hint(err)
         where = ".".join(str(p) for p in loc)
         out.append(RulesetError("ruleset_schema_error", f"{where}: {msg}", file=src.file, line=src.line(loc), rule_id=rule_id))
     return out
@@ -648,7 +675,7 @@ def _check_effect(rf, when: Cond, stage: Stage, src: _Source, path: tuple, error
         bad("only a 'refers' effect names missing items")
     for item in eff.missing:
         if item not in MISSING_ITEMS:
-            bad(f"unknown missing item '{item}'; expected one of {', '.join(MISSING_ITEMS)}")
+            bad(f"unknown missing item '{item}'{did_you_mean(item, MISSING_ITEMS)}; expected one of {', '.join(MISSING_ITEMS)}")
 
 
 def _reads_stage_status(cond: Cond) -> bool:
