@@ -34,11 +34,14 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import RequestError, RulesetError, RulesetErrors
+from .errors import RequestError, RulesetError, RulesetErrors, did_you_mean
+from .rules.facts import MISSING_ITEMS
+from .vocab import Outcome, Stage, StageStatus
 from .rules.loader import (
     _line_index, _Source, decode_error, discover, file_format, parse_yaml, problem_errors, read_rule_file, yaml_error,
 )
@@ -151,6 +154,62 @@ def _read(path: Path, errors: list[RulesetError]) -> tuple[dict, _Source] | None
     return data, _Source(file, lines)
 
 
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ExpectModel(_Strict):
+    """What a scenario expects of the decision (every key optional, at least one given)."""
+
+    outcome: Outcome | None = Field(None, description="the outcome")
+    fires: list[str] = Field(default_factory=list, description="rule ids that must fire")
+    not_fires: list[str] = Field(default_factory=list, description="rule ids that must not fire")
+    basis: str | None = Field(None, description="a rule id among the decision's basis")
+    missing: list[Literal[tuple(MISSING_ITEMS)]] = Field(  # type: ignore[valid-type]
+        default_factory=list, description="the missing items the decision names")
+    stages: dict[Stage, StageStatus] = Field(default_factory=dict, description="stage statuses")
+    error: str | None = Field(None, description="the request is refused with this error code")
+
+
+class ScenarioModel(_Strict):
+    id: str = Field(min_length=1)
+    description: str | None = None
+    base: str | None = Field(None, description="a name under bases: the request starts from it")
+    request: dict[str, Any] | None = Field(None, description="a request, or overrides deep-merged into the base")
+    expect: ExpectModel
+    source: str | None = None
+    reasoning: str | None = None
+
+
+class ScenarioFileModel(_Strict):
+    """A scenario file (format: sharelaw/scenarios@1): ``sharelaw schema scenario``."""
+
+    format: Literal["sharelaw/scenarios@1"]
+    bases: dict[str, dict[str, Any]] = Field(default_factory=dict, description="named complete requests")
+    scenarios: list[ScenarioModel] = Field(default_factory=list)
+
+
+def _value_errors(data: dict, src: _Source) -> list[RulesetError]:
+    """Values the shape check lets through that no decision can have (an outcome, stage,
+    status or missing item misspelt): coded errors at their line, never a mere mismatch."""
+    try:
+        ScenarioFileModel.model_validate(data)
+    except ValidationError as exc:
+        out = []
+        for err in exc.errors(include_url=False):
+            loc = tuple(err["loc"])
+            hint = ""
+            if err["type"] in ("enum", "literal_error"):
+                import re
+
+                hint = did_you_mean(err.get("input"), re.findall(r"'([^']+)'", str(err.get("ctx", {}).get("expected", ""))))
+            where = ".".join(str(p) for p in loc if p != "[key]")
+            line = src.line(tuple(p for p in loc if p != "[key]"))
+            out.append(RulesetError("scenario_schema_error", f"{where}: {err['msg']}{hint}", file=src.file, line=line))
+        return out
+    return []
+
+
 def _shape_errors(data: dict, src: _Source) -> list[RulesetError]:
     """Every part of a scenario file that is not of the documented shape, at its line."""
     errors: list[RulesetError] = []
@@ -225,7 +284,7 @@ def load(paths: list[str | Path]) -> list[Scenario]:
         if read is None:
             continue
         data, src = read
-        shape = _shape_errors(data, src)
+        shape = _shape_errors(data, src) or _value_errors(data, src)
         if shape:
             errors.extend(shape)
             continue

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from ..decision import Decision
 from ..engine.pipeline import Engine, validate_request
 from ..request import SharingRequest
-from ..rules.model import RulesetFile
+from ..rules.model import ProtocolFile, RulesetFile
 from ._common import (
     ErrorDocument,
     add_rules_option,
@@ -23,7 +24,15 @@ SCHEMAS = {
     "decision": lambda: Decision.model_json_schema(mode="serialization"),
     "ruleset": lambda: RulesetFile.model_json_schema(mode="validation"),
     "error": lambda: ErrorDocument.model_json_schema(mode="serialization"),
+    "scenario": lambda: _scenario_schema(),
+    "protocol": lambda: ProtocolFile.model_json_schema(mode="validation"),
 }
+
+
+def _scenario_schema() -> dict[str, Any]:
+    from ..scenarios import ScenarioFileModel
+
+    return ScenarioFileModel.model_json_schema(mode="validation")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
