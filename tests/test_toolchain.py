@@ -182,3 +182,108 @@ def test_a_request_error_is_the_same_json_document(capsys, tmp_path):
     assert code == 2
     doc = ErrorDocument.model_validate(json.loads(out))
     assert doc.code == "request_invalid" and doc.errors[0].loc == "purpose" and doc.errors[0].file == str(bad)
+
+
+# --- item 4: scenario files validated whole; schema scenario and protocol ---------------------
+
+SCENARIO = """format: sharelaw/scenarios@1
+scenarios:
+  - id: hospital-s47
+    request: {request}
+    expect:
+      outcome: {outcome}
+      stages: {{vires: pass}}
+"""
+
+
+@pytest.mark.parametrize("outcome, suggestion", [("may_shar", "may_share"), ("share", None)])
+def test_an_invalid_expected_outcome_is_an_error_at_its_line_not_a_mismatch(capsys, tmp_path, outcome, suggestion):
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO.format(request=json.dumps(REQUEST), outcome=outcome), encoding="utf-8")
+    code, out, err = run(capsys, "test", str(path))
+    assert code == 2 and "FAIL" not in out + err
+    assert re.search(rf"{re.escape(str(path))}:6:7: scenario_schema_error: scenarios\.0\.expect\.outcome: ", err), err
+    assert (f"did you mean '{suggestion}'?" in err) == (suggestion is not None)
+
+
+def test_an_unknown_stage_or_status_in_expect_is_an_error(capsys, tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO.format(request=json.dumps(REQUEST), outcome="may_share")
+                    .replace("{vires: pass}", "{vires: passed, hrra: pass}"), encoding="utf-8")
+    code, out, err = run(capsys, "test", str(path), "--format", "json")
+    assert code == 2
+    messages = [e["message"] for e in json.loads(out)["errors"]]
+    assert any("stages.vires" in m and "'pass'" in m for m in messages), messages
+    assert any("stages.hrra" in m and "did you mean 'hra'?" in m for m in messages), messages
+
+
+def test_a_misspelt_scenario_key_is_refused(capsys, tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO.format(request=json.dumps(REQUEST), outcome="may_share").replace("request:", "requst:"),
+                    encoding="utf-8")
+    code, _, err = run(capsys, "test", str(path))
+    assert code == 2 and "requst" in err
+
+
+def test_schema_scenario_and_protocol(capsys):
+    from sharelaw.scenarios import ScenarioFileModel
+
+    code, out, _ = run(capsys, "schema", "scenario")
+    assert code == 0
+    schema = json.loads(out)
+    assert schema["additionalProperties"] is False and "scenarios" in schema["properties"]
+    # every shipped scenario file is valid against the model the schema comes from
+    import yaml
+
+    for f in sorted((Path(__file__).parent / "scenarios").glob("*.yaml")):
+        ScenarioFileModel.model_validate(yaml.safe_load(f.read_text(encoding="utf-8")))
+    code, out, _ = run(capsys, "schema", "protocol")
+    assert code == 0 and "partners" in json.loads(out)["properties"]
+
+
+# --- item 5: test --format json|junit, -k, -v; check --format sarif|github -------------------
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+
+
+def test_test_json_k_and_verbose(capsys):
+    code, out, err = run(capsys, "test", str(SCENARIOS), "-k", "gw.contactpoint", "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    ids = [c["id"] for c in doc["scenarios"]]
+    assert ids and all("gw.contactpoint" in i for i in ids) and doc["passed"] == len(ids) and doc["failed"] == 0
+    code, out, _ = run(capsys, "test", str(SCENARIOS), "-k", "GW.CONTACTPOINT.*", "-v")
+    assert code == 0
+    assert [ln.split()[1] for ln in out.splitlines() if ln.startswith("PASS ")] == ids
+    code, _, err = run(capsys, "test", str(SCENARIOS), "-k", "no-such-scenario")
+    assert code == 2 and "no scenario matches" in err
+
+
+def test_test_junit_reports_a_failure(capsys, tmp_path):
+    import xml.etree.ElementTree as ET
+
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO.format(request=json.dumps(REQUEST), outcome="must_not_share"), encoding="utf-8")
+    code, out, _ = run(capsys, "test", str(path), "--format", "junit")
+    assert code == 1
+    root = ET.fromstring(out)
+    (case,) = root.iter("testcase")
+    assert case.get("name") == "hospital-s47" and root.get("failures") == "1"
+    failure = case.find("failure")
+    assert failure is not None and "must_not_share" in (failure.text or "")
+
+
+def test_check_sarif_and_github(capsys, misspelt_rules):
+    rules, path = misspelt_rules
+    code, out, _ = run(capsys, "check", str(rules), "--format", "sarif")
+    assert code == 1
+    doc = json.loads(out)
+    assert doc["version"] == "2.1.0"
+    results = doc["runs"][0]["results"]
+    assert {r["ruleId"] for r in results} == {"ruleset_bad_value", "ruleset_unknown_definition"}
+    region = results[0]["locations"][0]["physicalLocation"]["region"]
+    assert region["startLine"] > 0 and region["startColumn"] > 0
+    code, out, _ = run(capsys, "check", str(rules), "--format", "github")
+    assert code == 1
+    lines = out.splitlines()
+    assert len(lines) == 2 and all(re.match(r"::error file=[^,]+,line=\d+,col=\d+,title=ruleset_\w+::", ln) for ln in lines)
