@@ -287,3 +287,49 @@ def test_check_sarif_and_github(capsys, misspelt_rules):
     assert code == 1
     lines = out.splitlines()
     assert len(lines) == 2 and all(re.match(r"::error file=[^,]+,line=\d+,col=\d+,title=ruleset_\w+::", ln) for ln in lines)
+
+
+# --- item 6: progress bars; prove writes nothing into the current directory ------------------
+
+def test_prove_writes_no_hypothesis_directory_into_the_cwd(capsys, tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    code, out, err = run(capsys, "prove", "--as-at", "2022-06-01", "--budget", "0.2", "--max-classes", "20",
+                         "--examples", "3", "--no-progress")
+    assert code in (0, 1), err
+    assert list(work.iterdir()) == []
+
+
+def test_prove_without_hypothesis_says_which_extra(capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "hypothesis", None)  # import hypothesis raises ImportError
+    code, out, err = run(capsys, "prove", "--as-at", "2022-06-01", "--format", "json")
+    assert code == 2
+    assert "pip install 'sharelaw[prove]'" in err
+    assert json.loads(out)["code"] == "missing_dependency"
+
+
+@pytest.fixture
+def small_log(capsys, tmp_path, request_file) -> str:
+    log = str(tmp_path / "audit.db")
+    for _ in range(3):
+        code, _, err = run(capsys, "audit", "record", str(request_file), "--log", log, "--agency", "a", "--role", "r")
+        assert code == 0, err
+    return log
+
+
+def test_replay_progress_is_a_bar_with_rate_and_eta(capsys, small_log, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    code, out, err = run(capsys, "replay", small_log, "--progress")
+    assert code == 0, err
+    assert "replayed" in err and "3/3" in err and "ETA" in err and "record(s)" in err
+    assert "\x1b[3" not in err and "\x1b[9" not in err  # NO_COLOR: no foreground colours
+    assert "replayed" not in out
+
+
+def test_no_progress_when_stderr_is_not_a_terminal(capsys, small_log):
+    code, _, err = run(capsys, "replay", small_log)
+    assert code == 0 and err == ""

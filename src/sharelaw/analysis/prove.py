@@ -41,13 +41,15 @@ this way; a small protocol, or a rule set under test, often is exhausted.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from ..engine.pipeline import Engine, _bases, _combine, _conditions, _establish
 from ..law.eras import SCOPE_START
@@ -817,8 +819,48 @@ def _segments(bundle: Bundle, days: Iterable[date] | None) -> list[tuple[date, d
     return spans
 
 
+class ProveUnavailable(ImportError):
+    """``prove`` needs hypothesis, which ships in the ``prove`` extra (``pip install 'sharelaw[prove]'``)."""
+
+
+def require_hypothesis() -> None:
+    try:
+        import hypothesis  # noqa: F401
+    except ImportError:
+        raise ProveUnavailable(
+            "sharelaw prove needs hypothesis for the date segments too large to enumerate: "
+            "pip install 'sharelaw[prove]'") from None
+
+
+@contextlib.contextmanager
+def _hypothesis_home() -> Iterator[None]:
+    """Hypothesis keeps a cache (and by default a database) in ./.hypothesis; ``prove`` must not
+    write into the user's current directory, so for its run the home is the user's cache
+    directory ($XDG_CACHE_HOME/sharelaw/hypothesis, default ~/.cache/...). The databases are
+    off anyway (``database=None``): the search is derandomized, so a rerun finds the same."""
+    import hypothesis.configuration as conf
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sharelaw" / "hypothesis"
+    before = conf.__dict__.get("__hypothesis_home_directory")
+    conf.set_hypothesis_home_dir(cache)
+    try:
+        yield
+    finally:
+        conf.set_hypothesis_home_dir(before)
+
+
 def prove(paths: list[str | Path] | None = None, *, days: Iterable[date] | None = None,
-          max_classes: int = 200_000, budget: float = 2.0, examples: int = 300) -> ProofResult:
+          max_classes: int = 200_000, budget: float = 2.0, examples: int = 300,
+          progress: Callable[[int, int, str], None] | None = None) -> ProofResult:
+    """``progress(done, total, label)`` is called before each (segment, protocol) and at the end."""
+    require_hypothesis()
+    with _hypothesis_home():
+        return _prove(paths, days=days, max_classes=max_classes, budget=budget, examples=examples,
+                      progress=progress)
+
+
+def _prove(paths: list[str | Path] | None, *, days: Iterable[date] | None, max_classes: int, budget: float,
+           examples: int, progress: Callable[[int, int, str], None] | None) -> ProofResult:
     from .check import rule_files_under, with_national
 
     started = time.perf_counter()
@@ -829,22 +871,26 @@ def prove(paths: list[str | Path] | None = None, *, days: Iterable[date] | None 
     bundle = Bundle.load(*roots, only=set(files))
     prover = _Prover(bundle, max_classes, budget, examples)
     result = ProofResult(bundle.content_hash, partial=bool(days))
+    jobs: list[tuple[date, date | None, str, Protocol | None]] = []
     for start, end in _segments(bundle, days):
         label = f"{start.isoformat()} to {end.isoformat() if end else 'now'}"
         worlds: list[Protocol | None] = [None]
         worlds += [p for p in bundle.protocols.values() if p.in_force.covers(start)
                    and any(x.signed_on(start) for x in p.partners)]
-        for protocol in worlds:
-            rep = SegmentReport(label + (f" with {protocol.id}" if protocol else ""), start, end,
-                                protocol.id if protocol else None)
-            prover.run_segment(rep, start, protocol, result)
-            if rep.mode == "searched":
-                prover.search(rep, start, protocol, result)
-            elif rep.covered != rep.space:
-                result.violations.append(Violation(
-                    "decided", rep.label,
-                    f"the classes cover {rep.covered} of {rep.space} requests: the enumeration is not exhaustive"))
-            result.segments.append(rep)
+        jobs.extend((start, end, label, w) for w in worlds)
+    for done, (start, end, label, protocol) in enumerate(jobs):
+        if progress is not None:
+            progress(done, len(jobs), label + (f" with {protocol.id}" if protocol else ""))
+        rep = SegmentReport(label + (f" with {protocol.id}" if protocol else ""), start, end,
+                            protocol.id if protocol else None)
+        prover.run_segment(rep, start, protocol, result)
+        if rep.mode == "searched":
+            prover.search(rep, start, protocol, result)
+        elif rep.covered != rep.space:
+            result.violations.append(Violation(
+                "decided", rep.label,
+                f"the classes cover {rep.covered} of {rep.space} requests: the enumeration is not exhaustive"))
+        result.segments.append(rep)
     missing = {o.value for o in Outcome} - result.outcomes
     if missing and not days:
         # Not met by the enumeration or the search: look for each missing outcome on purpose.
@@ -853,6 +899,8 @@ def prove(paths: list[str | Path] | None = None, *, days: Iterable[date] | None 
             if not missing:
                 break
         result.outcomes |= {o.value for o in Outcome} - missing
+    if progress is not None:
+        progress(len(jobs), len(jobs), "done")
     if missing and not days:
         result.violations.append(Violation("outcomes_reachable", "all segments", f"no request reaches {sorted(missing)}"))
     result.seconds = time.perf_counter() - started

@@ -239,30 +239,56 @@ def actor_of(args: argparse.Namespace) -> dict[str, Any]:
 
 
 class Progress:
-    """'replayed N/M' on stderr, at most a few times a second, for long runs."""
+    """A progress bar on stderr (rich: count, rate, elapsed, ETA) for long runs: replay, prove.
+
+    Shown only when stderr is a terminal, unless ``force`` (``--progress``) asks for it anyway;
+    never on stdout, so it cannot mix with a report. rich honours NO_COLOR (no colour) and
+    TERM=dumb; on a stream that is not a terminal it would only print the finished bar, which
+    is why a non-TTY gets nothing unless forced. Called as ``progress(done, total[, label])``."""
 
 
-    def __init__(self, verb: str) -> None:
-        import time
-
-
-        self._time = time.monotonic
+    def __init__(self, verb: str, unit: str = "record(s)", *, force: bool | None = None) -> None:
         self._verb = verb
-        self._last = 0.0
-        self._shown = False
+        self._unit = unit
+        self._bar: Any = None
+        self._task: Any = None
+        self.enabled = force if force is not None else sys.stderr.isatty()
 
 
-    def __call__(self, done: int, total: int) -> None:
-        now = self._time()
-        if now - self._last >= 0.25 or done == total:
-            self._last = now
-            self._shown = True
-            print(f"\r{self._verb} {done}/{total} record(s)", end="", file=sys.stderr, flush=True)
+    def __call__(self, done: int, total: int, label: str | None = None) -> None:
+        if not self.enabled:
+            return
+        if self._bar is None:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TaskProgressColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+            from rich.progress import Progress as Bar
+
+            console = Console(file=sys.stderr, force_terminal=True if not sys.stderr.isatty() else None)
+            self._bar = Bar(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(self._unit),
+                TaskProgressColumn(), TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+                TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[label]}"),
+                console=console, transient=False, refresh_per_second=4,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task(self._verb, total=total, rate="", label="")
+        task = self._bar.tasks[0]
+        speed = task.speed
+        rate = f"{speed:,.1f}/s" if speed else ""
+        self._bar.update(self._task, completed=done, total=total, rate=rate, label=label or "")
 
 
     def finish(self) -> None:
-        if self._shown:
-            print(file=sys.stderr, flush=True)
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
 
 
 def _under(path: Path, root: Path) -> bool:

@@ -18,6 +18,7 @@ from ._common import (
     MAX_CLASSES,
     MAX_EXAMPLES,
     InputError,
+    Progress,
     _under,
     iso_date,
     default_engine,
@@ -82,6 +83,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help=f"hypothesis examples per segment that could not be exhausted (default 300; 1 to {MAX_EXAMPLES:,})")
     prover.add_argument("--format", choices=["text", "json"], default="text",
                         help="text (default) or json (the report; an error document if the rules are invalid)")
+    prover.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="a progress bar on stderr (default: when stderr is a terminal)")
     prover.set_defaults(run=run_prove)
 
 
@@ -197,11 +200,18 @@ def run_check(args: argparse.Namespace) -> tuple[str, int]:
 def run_prove(args: argparse.Namespace) -> tuple[str, int]:
     from ..analysis.prove import prove
 
+    from ..analysis.prove import ProveUnavailable
+
+    progress = Progress("proving", "segment(s)", force=args.progress)
     try:
         result = prove(args.paths, days=args.as_at, max_classes=args.max_classes, budget=args.budget,
-                       examples=args.examples)
+                       examples=args.examples, progress=progress if progress.enabled else None)
     except RulesetError as exc:
         raise InputError.of(exc) from None
+    except ProveUnavailable as exc:
+        raise InputError([f"error: {exc}"], code="missing_dependency") from None
+    finally:
+        progress.finish()
     if args.format == "json":
         return to_json(result.as_dict()), EXIT_OK if result.ok else EXIT_INTERNAL
     return result.text(), EXIT_OK if result.ok else EXIT_INTERNAL

@@ -76,8 +76,9 @@ def run_replay(args: argparse.Namespace) -> tuple[str, int]:
     evaluator = None if args.evaluator == "recorded" else args.evaluator
     if args.jobs > 1 or args.dask is not None:
         return _run_parallel(args, evaluator)
-    show = args.progress if args.progress is not None else sys.stderr.isatty()
-    progress = Progress("replayed") if show else None
+    progress: Progress | None = Progress("replayed", force=args.progress)
+    if progress is not None and not progress.enabled:
+        progress = None
     with open_log(args.log, read_only=True) as log:
         check = log.verify()
         if not check.ok:
