@@ -333,3 +333,55 @@ def test_replay_progress_is_a_bar_with_rate_and_eta(capsys, small_log, monkeypat
 def test_no_progress_when_stderr_is_not_a_terminal(capsys, small_log):
     code, _, err = run(capsys, "replay", small_log)
     assert code == 0 and err == ""
+
+
+# --- item 7: decide --batch ---------------------------------------------------------------
+
+def test_batch_decides_each_line_and_reports_each_error(capsys, tmp_path):
+    lines = [json.dumps(REQUEST), json.dumps({**REQUEST, "as_at": "2012"}), "{not json", "",
+             json.dumps({**REQUEST, "request_id": "second"})]
+    path = tmp_path / "requests.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, out, err = run(capsys, "decide", "--batch", str(path))
+    assert code == 2  # a line was invalid
+    results = [json.loads(ln) for ln in out.splitlines()]
+    assert [r["line"] for r in results] == [1, 2, 3, 5]
+    assert results[0]["decision"]["request_id"] == "case-42" and results[3]["decision"]["request_id"] == "second"
+    assert results[1]["error"]["code"] == "request_invalid"
+    assert results[1]["error"]["errors"][0]["loc"] == "as_at" and results[1]["error"]["errors"][0]["line"] == 2
+    assert results[2]["error"]["code"] == "request_not_json" and "decision" not in results[2]
+    assert "2 decided, 2 refused" in err and f"{path}:4: blank line skipped" in err
+
+    path.write_text(lines[0] + "\n" + lines[4] + "\n", encoding="utf-8")
+    code, out, err = run(capsys, "decide", "--batch", str(path))
+    assert code == 0 and len(out.splitlines()) == 2
+
+
+def test_batch_streams_a_result_before_the_next_line_arrives(tmp_path):
+    """Flat memory: each line is decided and written before the next is read (a pipe held open)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "sharelaw", "decide", "--batch", "-"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        seen = []
+        for i in range(3):
+            proc.stdin.write(json.dumps({**REQUEST, "request_id": f"r{i}"}) + "\n")
+            proc.stdin.flush()
+            # the result of this line arrives while the input is still open
+            seen.append(json.loads(proc.stdout.readline())["decision"]["request_id"])
+        proc.stdin.close()
+        assert proc.stdout.read() == ""
+        assert proc.wait(timeout=120) == 0
+    finally:
+        proc.kill()
+    assert seen == ["r0", "r1", "r2"]
+
+
+def test_batch_and_a_request_file_together_is_a_usage_error(capsys, request_file):
+    code, _, err = run(capsys, "decide", str(request_file), "--batch", str(request_file))
+    assert code == 2 and "not both" in err

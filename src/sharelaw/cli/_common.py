@@ -308,6 +308,11 @@ def read_request(name: str) -> Any:
         message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         error = FieldError("<request>", f"cannot read {label}: {message}", "file_unreadable")
         raise RequestError([error], code="request_unreadable") from None
+    return parse_request(raw, label)
+
+
+def parse_request(raw: bytes, label: str) -> Any:
+    """Request bytes parsed as JSON (any JSON encoding, bounded, duplicate keys refused)."""
     if len(raw) > MAX_REQUEST_BYTES:
         # Validating a request of millions of entries would take gigabytes; no real request is near this.
         error = FieldError("<request>", f"{label} is larger than {MAX_REQUEST_BYTES} bytes; no sharing request is", "too_large")

@@ -10,6 +10,7 @@ from ..engine.pipeline import Engine, validate_request
 from ..request import SharingRequest
 from ..rules.model import ProtocolFile, RulesetFile
 from ._common import (
+    InputError,
     ErrorDocument,
     add_rules_option,
     default_engine,
@@ -37,8 +38,12 @@ def _scenario_schema() -> dict[str, Any]:
 
 def register(commands: argparse._SubParsersAction) -> None:
     decide = commands.add_parser("decide", help="decide a sharing request")
-    decide.add_argument("request", metavar="REQUEST.json", help="the request as JSON; '-' reads standard input")
-    decide.add_argument("--format", choices=["text", "json", "markdown", "jsonld", "html"], default="text")
+    decide.add_argument("request", metavar="REQUEST.json", nargs="?", help="the request as JSON; '-' reads standard input")
+    decide.add_argument("--format", choices=["text", "json", "markdown", "jsonld", "html"], default="text",
+                        help="text (default, for a terminal), json (the Decision, `sharelaw schema decision`), "
+                        "markdown (the full explanation), jsonld (DPV JSON-LD) or html (a report page)")
+    decide.add_argument("--batch", metavar="FILE.jsonl", help="decide one request per line (JSON Lines; '-' reads "
+                        "standard input), writing one JSON result per line (see docs)")
     add_rules_option(decide)
     decide.set_defaults(run=run_decide)
 
@@ -47,7 +52,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     schema.set_defaults(run=run_schema)
 
 
-def run_decide(args: argparse.Namespace) -> str:
+def run_decide(args: argparse.Namespace) -> str | tuple[str, int]:
+    if args.batch is not None:
+        from .batch import run_batch
+
+        return run_batch(args)
+    if args.request is None:
+        raise InputError(["error: give REQUEST.json (or '-' for standard input), or --batch FILE"])
     request = validate_request(read_request(args.request))
     if args.rules:
         engine = Engine(load_bundle(args.rules))
