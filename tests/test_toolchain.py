@@ -316,7 +316,7 @@ def test_prove_without_hypothesis_says_which_extra(capsys, monkeypatch):
 def small_log(capsys, tmp_path, request_file) -> str:
     log = str(tmp_path / "audit.db")
     for _ in range(3):
-        code, _, err = run(capsys, "audit", "record", str(request_file), "--log", log, "--agency", "a", "--role", "r")
+        code, _, err = run(capsys, "audit", "record", log, str(request_file), "--agency", "a", "--role", "r")
         assert code == 0, err
     return log
 
@@ -385,3 +385,50 @@ def test_batch_streams_a_result_before_the_next_line_arrives(tmp_path):
 def test_batch_and_a_request_file_together_is_a_usage_error(capsys, request_file):
     code, _, err = run(capsys, "decide", str(request_file), "--batch", str(request_file))
     assert code == 2 and "not both" in err
+
+
+# --- item 8: a missing PostgreSQL driver is a usage error -----------------------------------
+
+def test_a_missing_postgres_driver_exits_2_naming_the_extra(capsys, monkeypatch, request_file):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    url = "postgresql://sharelaw:sharelaw@127.0.0.1:1/none"
+    for argv in (["audit", "verify", url], ["replay", url], ["audit", "export", url],
+                 ["audit", "record", url, str(request_file), "--agency", "a", "--role", "r"]):
+        code, out, err = run(capsys, *argv)
+        assert code == 2, argv
+        assert "pip install 'sharelaw[postgres]'" in err and "internal error" not in err
+
+
+# --- item 9: help text, exit codes, one argument style for audit ----------------------------
+
+def test_help_documents_formats_against_exit_codes_and_examples(capsys):
+    import contextlib
+    import io
+
+    def help_of(*argv: str) -> str:
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            assert main([*argv, "--help"]) == 0
+        return buf.getvalue()
+
+    top = help_of()
+    assert "exit codes:" in top and "examples:" in top and "sharelaw decide --batch" in top
+    assert re.search(r"--format \{text,json,markdown\}\s+text \(default", help_of("decide"))
+    assert re.search(r"--against current\|sha256:HASH\s+compare", help_of("replay"))
+    for argv in (("check",), ("test",), ("rules", "list"), ("audit", "verify"), ("audit", "record")):
+        assert re.search(r"--format \{[^}]+\}\s+\S", help_of(*argv)), argv
+
+
+def test_audit_record_takes_the_log_first_like_the_other_audit_commands(capsys, tmp_path, request_file):
+    log = str(tmp_path / "a.db")
+    code, out, err = run(capsys, "audit", "record", log, str(request_file), "--agency", "a", "--role", "r",
+                         "--format", "json")
+    assert code == 0, err
+    decision_id = json.loads(out)["decision_id"]
+    code, out, _ = run(capsys, "audit", "show", log, decision_id)
+    assert code == 0 and json.loads(out)["record"]["decision_id"] == decision_id
+    # the 0.3.0 form still works
+    code, _, err = run(capsys, "audit", "record", str(request_file), "--log", log, "--agency", "a", "--role", "r")
+    assert code == 0, err

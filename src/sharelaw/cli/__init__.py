@@ -1,13 +1,14 @@
 """The ``sharelaw`` command line.
 
-    sharelaw decide REQUEST.json [--format text|json|markdown] [--rules PATH ...]
-    sharelaw schema request|decision|ruleset
+    sharelaw decide REQUEST.json [--format text|json|markdown] [--rules PATH]...
+    sharelaw decide --batch FILE.jsonl|- [--rules PATH]...
+    sharelaw schema request|decision|ruleset|scenario|protocol|error
     sharelaw rules list [--as-at YYYY-MM-DD] [--stage STAGE] [--format text|json] [--rules PATH ...]
     sharelaw rules diff --from YYYY-MM-DD --to YYYY-MM-DD [--format text|json] [--rules PATH ...]
-    sharelaw check [PATH ...] [--format text|json] [--strict]
-    sharelaw prove [PATH ...] [--as-at YYYY-MM-DD ...] [--budget S] [--examples N] [--max-classes N] [--format text|json]
-    sharelaw test PATH... [--require-full-coverage]
-    sharelaw audit record REQUEST.json --log LOG --agency AGENCY --role ROLE [--person ID] [--rules PATH ...]
+    sharelaw check [PATH ...] [--format text|json|sarif|github] [--strict]
+    sharelaw prove [PATH ...] [--as-at YYYY-MM-DD ...] [--budget S] [--examples N] [--max-classes N] [--format text|json] [--progress|--no-progress]
+    sharelaw test PATH... [--require-full-coverage] [--format text|json|junit] [-k PATTERN] [-v]
+    sharelaw audit record LOG REQUEST.json --agency AGENCY --role ROLE [--person ID] [--rules PATH]...
     sharelaw audit act LOG DECISION_ID ACTION.json --agency AGENCY --role ROLE [--person ID]
     sharelaw audit verify LOG [--format text|json] [--expect-head FILE|HASH [--public-key PUB]]
     sharelaw audit show LOG DECISION_ID
@@ -54,6 +55,28 @@ from ._common import (
 
 #: The command groups, in the order ``--help`` lists them.
 COMMAND_GROUPS = [decide, rules, authoring, audit, replay, serve, law, report]
+
+
+EPILOG = """\
+examples:
+  sharelaw decide examples/05-hospital-assists-s47-enquiry.json
+  sharelaw decide --batch requests.jsonl > decisions.jsonl
+  sharelaw rules list --as-at 2022-06-01 --stage vires
+  sharelaw check my_protocol.yaml --format sarif > check.sarif
+  sharelaw test my_protocol.yaml scenarios/ -k consent -v
+  sharelaw audit record audit.db request.json --agency city-hospital --role nurse
+  sharelaw replay audit.db --against current
+
+exit codes:
+  0  done
+  1  internal error; or a check that failed: a scenario (test), an error (check), an
+     invariant (prove), a damaged log (audit verify), a decision not reproduced (replay)
+  2  invalid input or usage: every problem listed on stderr, in the form
+     file:line:col: code: message [rule id]; under --format json also on stdout as an
+     error document (sharelaw schema error)
+
+Run 'sharelaw COMMAND --help' for a command's options. Documentation: README.md, docs/.
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sharelaw",
         description="Decide whether a public agency in England may, must or must not share a person's "
         "information, stage by stage, citing the law. Supports a decision; it is not legal advice.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"sharelaw {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

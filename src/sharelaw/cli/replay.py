@@ -28,8 +28,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         "differ, stage by stage.",
     )
     replay.add_argument("log", metavar="LOG")
-    replay.add_argument("--against", metavar="current|sha256:HASH")
-    replay.add_argument("--format", choices=["text", "json"], default="text")
+    replay.add_argument("--against", metavar="current|sha256:HASH",
+                        help="compare instead of reproduce: 'current' (the shipped rules, or --rules) or a bundle "
+                        "archived in the log (sha256:HASH, as in the records' bundle_hash)")
+    replay.add_argument("--format", choices=["text", "json"], default="text",
+                        help="text (default) or json (the replay report)")
     replay.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="show progress on stderr (default: when stderr is a terminal)")
     replay.add_argument("--evaluator", choices=["recorded", "durable", "compiled", "reference"], default="recorded",
