@@ -10,13 +10,20 @@ import re
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import MAX_LISTED_ERRORS, FieldError, Problem, RequestError, RulesetError, with_columns
 from ..law.eras import SCOPE_START
 from ..rules.bundle import Bundle
+
+if TYPE_CHECKING:
+    from ..audit import AuditLog
+    from ..engine.pipeline import Engine
+
+_Run = TypeVar("_Run", bound=Callable[[argparse.Namespace], Any])
 
 EXIT_OK = 0
 
@@ -154,7 +161,7 @@ MAX_EXAMPLES = 100_000
 MAX_CLASSES = 100_000_000
 
 
-def whole_number(low: int, high: int):
+def whole_number(low: int, high: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -179,7 +186,7 @@ def seconds(text: str) -> float:
     return value
 
 
-def open_log(url: str, *, create: bool = False, read_only: bool = False):
+def open_log(url: str, *, create: bool = False, read_only: bool = False) -> AuditLog:
     """The log at ``url``; ``read_only`` for the commands that only read it (verify, head,
     show, export, replay), so that an auditor with read access alone can run them."""
     from ..audit import AuditError, AuditLog, LogDamaged
@@ -193,7 +200,7 @@ def open_log(url: str, *, create: bool = False, read_only: bool = False):
         raise InputError([f"error: {exc}"]) from None
 
 
-def damaged_log_verdict(run):
+def damaged_log_verdict(run: _Run) -> _Run:
     """A log whose store is damaged (not a database, truncated, corrupt) gives the verdict
     DAMAGED with the reason and exit 1, as any other damage: on stdout for verify and
     replay (as JSON with --format json), on stderr for the other audit commands."""
@@ -201,7 +208,7 @@ def damaged_log_verdict(run):
 
 
     @functools.wraps(run)
-    def guarded(args: argparse.Namespace):
+    def guarded(args: argparse.Namespace) -> Any:
         from ..audit import LogDamaged, damaged_report
 
 
@@ -218,7 +225,7 @@ def damaged_log_verdict(run):
         return "", EXIT_INTERNAL
 
 
-    return guarded
+    return guarded  # type: ignore[return-value]
 
 
 def actor_of(args: argparse.Namespace) -> dict[str, Any]:
@@ -352,18 +359,19 @@ def _stdin_bytes(limit: int) -> bytes:
     """At most ``limit`` bytes of standard input, as bytes, so that it decodes exactly as a file does."""
     buffer = getattr(sys.stdin, "buffer", None)
     if buffer is not None:
-        return buffer.read(limit)
+        data: bytes = buffer.read(limit)
+        return data
     return sys.stdin.read(limit).encode("utf-8", errors="surrogatepass")  # a text stream (an embedding caller)
 
 
-class _RepeatedKeys(dict):
+class _RepeatedKeys(dict[str, Any]):
     """A JSON object that repeats a key: ``repeated`` names each, so the error can say where."""
 
 
     repeated: list[str]
 
 
-def _json_object(pairs: list[tuple[str, Any]]) -> dict:
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) == len(pairs):
         return obj
@@ -377,7 +385,7 @@ def _json_object(pairs: list[tuple[str, Any]]) -> dict:
     return marked
 
 
-def _duplicate_keys(data: Any, loc: str = ""):
+def _duplicate_keys(data: Any, loc: str = "") -> Iterator[FieldError]:
     """A FieldError for each key repeated in an object of ``data`` (JSON would keep only the last)."""
     stack = [(data, loc)]
     while stack:  # iterative: a deeply nested request must not exhaust the stack here
@@ -442,7 +450,7 @@ def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def default_engine():
+def default_engine() -> Engine:
     """The shared engine over the shipped rules, looked up when called (so that a test can
     replace ``sharelaw.default_engine``)."""
     import sharelaw

@@ -24,7 +24,7 @@ from ._common import (
 from ._render import render_text
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     audit = commands.add_parser("audit", help="record decisions in an audit log, verify and export it")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
     record = audit_commands.add_parser(

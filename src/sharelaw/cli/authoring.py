@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from ..scenarios import Scenario
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     test = commands.add_parser(
         "test", help="run scenario files against rule files and report rule coverage",
         description="PATHs are rule files, scenario files or directories of either (told apart by their "

@@ -36,7 +36,7 @@ def _scenario_schema() -> dict[str, Any]:
     return ScenarioFileModel.model_json_schema(mode="validation")
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     decide = commands.add_parser("decide", help="decide a sharing request")
     decide.add_argument("request", metavar="REQUEST.json", nargs="?", help="the request as JSON; '-' reads standard input")
     decide.add_argument("--format", choices=["text", "json", "markdown", "jsonld", "html"], default="text",

@@ -19,7 +19,7 @@ from ._common import (
 )
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     replay = commands.add_parser(
         "replay", help="re-run the decisions of an audit log",
         description="Without --against: re-run every decision with the rules archived for it and confirm the "

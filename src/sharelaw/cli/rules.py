@@ -21,7 +21,7 @@ from ._common import (
 from ._render import render_rule_table
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rules = commands.add_parser("rules", help="inspect the rules")
     rules_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="COMMAND")
     listing = rules_commands.add_parser("list", help="list the rules, optionally only those in force on a day")
