@@ -34,7 +34,8 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -42,6 +43,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .errors import RequestError, RulesetError, RulesetErrors, did_you_mean
 from .rules.facts import MISSING_ITEMS
 from .vocab import Outcome, Stage, StageStatus
+
+if TYPE_CHECKING:
+    from .engine.pipeline import Engine
+    from .rules.bundle import Bundle
 from .rules.loader import (
     _line_index, _Source, decode_error, discover, file_format, parse_yaml, problem_errors, read_rule_file, yaml_error,
 )
@@ -123,7 +128,7 @@ def split_paths(paths: list[str | Path]) -> tuple[list[Path], list[Path]]:
     return rules, scenario_files
 
 
-def _read(path: Path, errors: list[RulesetError]) -> tuple[dict, _Source] | None:
+def _read(path: Path, errors: list[RulesetError]) -> tuple[dict[str, Any], _Source] | None:
     """One scenario file's data and lines, or None with its errors appended."""
     file = str(path)
     try:
@@ -189,7 +194,7 @@ class ScenarioFileModel(_Strict):
     scenarios: list[ScenarioModel] = Field(default_factory=list)
 
 
-def _value_errors(data: dict, src: _Source) -> list[RulesetError]:
+def _value_errors(data: dict[str, Any], src: _Source) -> list[RulesetError]:
     """Values the shape check lets through that no decision can have (an outcome, stage,
     status or missing item misspelt): coded errors at their line, never a mere mismatch."""
     try:
@@ -210,11 +215,11 @@ def _value_errors(data: dict, src: _Source) -> list[RulesetError]:
     return []
 
 
-def _shape_errors(data: dict, src: _Source) -> list[RulesetError]:
+def _shape_errors(data: dict[str, Any], src: _Source) -> list[RulesetError]:
     """Every part of a scenario file that is not of the documented shape, at its line."""
     errors: list[RulesetError] = []
 
-    def bad(path: tuple, message: str) -> None:
+    def bad(path: tuple[Any, ...], message: str) -> None:
         errors.append(RulesetError("scenario_schema_error", message, file=src.file, line=src.line(path)))
 
     for key in data:
@@ -268,7 +273,7 @@ def _shape_errors(data: dict, src: _Source) -> list[RulesetError]:
     return errors
 
 
-def load(paths: list[str | Path]) -> list[Scenario]:
+def load(paths: Sequence[str | Path]) -> list[Scenario]:
     """Load scenario files (directories are searched for *.yaml).
 
     Every problem is a coded error with file and line, raised together as ``RulesetErrors``:
@@ -289,7 +294,7 @@ def load(paths: list[str | Path]) -> list[Scenario]:
             errors.extend(shape)
             continue
         docs.append((path, data, src))
-    bases: dict[str, dict] = {}
+    bases: dict[str, dict[str, Any]] = {}
     for path, data, src in docs:
         for name, base in (data.get("bases") or {}).items():
             if name in bases:
@@ -319,7 +324,7 @@ def load(paths: list[str | Path]) -> list[Scenario]:
     return scenarios
 
 
-def run(engine, scenario: Scenario) -> Result:
+def run(engine: Engine, scenario: Scenario) -> Result:
     """Run one scenario; the result lists every unmet expectation."""
     result = Result(scenario)
     exp = scenario.expect
@@ -353,13 +358,13 @@ def run(engine, scenario: Scenario) -> Result:
         if got != exp["basis"]:
             result.fail("basis", exp["basis"], got)
     if "missing" in exp:
-        got = sorted(m.item for m in decision.missing)
-        if got != sorted(exp["missing"]):
-            result.fail("missing", sorted(exp["missing"]), got)
+        items = sorted(m.item for m in decision.missing)
+        if items != sorted(exp["missing"]):
+            result.fail("missing", sorted(exp["missing"]), items)
     for stage, status in (exp.get("stages") or {}).items():
-        got = next((s.status.value for s in decision.stages if s.stage.value == stage), None)
-        if got != status:
-            result.fail(f"stage {stage}", status, got)
+        status_got = next((s.status.value for s in decision.stages if s.stage.value == stage), None)
+        if status_got != status:
+            result.fail(f"stage {stage}", status, status_got)
     return result
 
 
@@ -373,7 +378,7 @@ class Coverage:
         return not self.never_fired and not self.no_limit
 
 
-def coverage(bundle, scenarios: list[Scenario], results: list[Result]) -> Coverage:
+def coverage(bundle: Bundle, scenarios: list[Scenario], results: list[Result]) -> Coverage:
     """Rules no passing scenario fired (as expected), and rules with no scenario at their limit."""
     fired_ok = {rid for s, r in zip(scenarios, results) if r.passed for rid in s.expect.get("fires", [])}
     limit_ok = {rid for s, r in zip(scenarios, results) if r.passed for rid in s.expect.get("not_fires", [])}
