@@ -26,10 +26,10 @@ import json
 import threading
 import uuid
 
-import durable_rules_engine as _core
+import durable_rules_engine as _core  # type: ignore[import-not-found]  # a C extension without stubs
 
 from ..errors import EngineError, RulesetError, RulesetErrors
-from ..rules.bundle import Segment
+from ..rules.bundle import Bundle, Segment
 from ..rules.compile import CATCH_ALL, compile_rules, engine_fact, engine_key
 
 
@@ -59,7 +59,7 @@ class DurableEvaluator:
             self._compiled[key] = found
         return found
 
-    def prepare(self, bundle) -> None:
+    def prepare(self, bundle: Bundle) -> None:
         """Compile every date segment of every stage (and of every protocol) now, so faults
         surface at start-up.
 
