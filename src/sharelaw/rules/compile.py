@@ -9,7 +9,7 @@ path, which can crash when the session is deleted (see shared/engine-notes.md).
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
 from .model import All, AnyOf, Cond, Const, In, Not, Rule
 
@@ -39,23 +39,23 @@ def nnf(cond: Cond, negate: bool = False) -> Cond:
     raise TypeError(f"not a condition: {cond!r}")
 
 
-def _json(cond: Cond) -> dict:
+def _json(cond: Cond) -> dict[str, Any]:
     if isinstance(cond, Const):
         return {"$ex": {MARKER: 1}} if cond.value else {MARKER: 2}
     if isinstance(cond, In):
         key = engine_key(cond.fact)
         if cond.negated:
-            tests = [{"$neq": {key: v}} for v in cond.values]
+            tests: list[dict[str, Any]] = [{"$neq": {key: v}} for v in cond.values]
             return tests[0] if len(tests) == 1 else {"$and": tests}
-        tests = [{key: v} for v in cond.values]
-        return tests[0] if len(tests) == 1 else {"$or": tests}
+        alternatives: list[dict[str, Any]] = [{key: v} for v in cond.values]
+        return alternatives[0] if len(alternatives) == 1 else {"$or": alternatives}
     items = [_json(c) for c in cond.items]  # type: ignore[union-attr]
     if len(items) == 1:
         return items[0]
     return {"$and": items} if isinstance(cond, All) else {"$or": items}
 
 
-def compile_condition(cond: Cond) -> dict:
+def compile_condition(cond: Cond) -> dict[str, Any]:
     return _json(nnf(cond))
 
 
@@ -65,7 +65,7 @@ def compile_condition(cond: Cond) -> dict:
 EXPRESSION_LIMIT = 31
 
 
-def _count(j: dict) -> int:
+def _count(j: dict[str, Any]) -> int:
     items = j.get("$and") or j.get("$or")
     return 1 + sum(_count(i) for i in items) if isinstance(items, list) else 1
 
@@ -99,18 +99,18 @@ def pieces(cond: Cond) -> list[Cond]:
             return [cond]
         idx = max(candidates, key=lambda i: _count(_json(items[i])))
         chosen = items[idx]
-        branches = chosen.items if isinstance(chosen, AnyOf) else tuple(In(chosen.fact, (v,)) for v in chosen.values)
+        branches = chosen.items if isinstance(chosen, AnyOf) else tuple(In(chosen.fact, (v,)) for v in chosen.values)  # type: ignore[union-attr]  # a candidate is an AnyOf or a multi-valued In
         rest = items[:idx] + items[idx + 1 :]
         return [p for b in branches for p in pieces(All(rest + (b,)))]
     return [cond]
 
 
-def compile_rules(rules: Iterable[Rule]) -> tuple[dict, list[str]]:
+def compile_rules(rules: Iterable[Rule]) -> tuple[dict[str, Any], list[str]]:
     """Return the durable-rules JSON ruleset and the rule ids by engine rule name index.
 
     A rule is ``r<position>``; a rule too large for the core is split into pieces named
     ``r<position>_<k>`` with the same priority (see ``pieces``)."""
-    definition: dict[str, dict] = {}
+    definition: dict[str, dict[str, Any]] = {}
     ids: list[str] = []
     for position, rule in enumerate(rules):
         parts = pieces(nnf(rule.when))

@@ -52,6 +52,9 @@ from pydantic import ValidationError
 from ..errors import RulesetError, RulesetErrors, did_you_mean
 from ..vocab import EffectKind, Stage
 from .facts import FACTS, MISSING_ITEMS
+
+if TYPE_CHECKING:
+    from .protocol import LoadedProtocol
 from .model import (
     DEFINITIONS_FORMAT,
     PROTOCOL_FORMAT,
@@ -89,7 +92,7 @@ class RefusedYAML(yaml.MarkedYAMLError):
     nesting deeper than ``MAX_DEPTH`` (``ruleset_too_deep``). ``code`` is the error code's
     suffix; ``problem_mark`` is where."""
 
-    def __init__(self, code: str, problem: str, mark) -> None:
+    def __init__(self, code: str, problem: str, mark: Any) -> None:
         super().__init__(problem=problem, problem_mark=mark)
         self.code = code
 
@@ -160,7 +163,7 @@ class _Checked:
         finally:
             self._depth -= 1
 
-    def construct_yaml_timestamp(self, node):
+    def construct_yaml_timestamp(self, node: Any) -> Any:
         try:
             return super().construct_yaml_timestamp(node)  # type: ignore[misc]
         except (ValueError, OverflowError) as exc:
@@ -168,7 +171,7 @@ class _Checked:
                 ("bad_dates", f"'{node.value}' is not a date on the calendar: {exc}", node.start_mark.line + 1))
             return node.value
 
-    def construct_yaml_int(self, node):
+    def construct_yaml_int(self, node: Any) -> Any:
         try:
             return super().construct_yaml_int(node)  # type: ignore[misc]
         except ValueError:
@@ -223,7 +226,8 @@ _Loader: type = _LOADERS[-1] if os.environ.get("SHARELAW_PURE_YAML") == "1" else
 YAML_PARSER = "python" if _Loader is _PyLoader else "libyaml"
 
 
-def _line_index(node: yaml.Node, path: tuple = (), index: dict | None = None, dupes: list | None = None):
+def _line_index(node: yaml.Node, path: tuple[Any, ...] = (), index: dict[tuple[Any, ...], int] | None = None,
+                dupes: list[tuple[Any, int]] | None = None) -> tuple[dict[tuple[Any, ...], int], list[tuple[Any, int]]]:
     index = {} if index is None else index
     dupes = [] if dupes is None else dupes
     index.setdefault(path, node.start_mark.line + 1)
@@ -246,9 +250,9 @@ def _line_index(node: yaml.Node, path: tuple = (), index: dict | None = None, du
 @dataclass
 class _Source:
     file: str
-    lines: dict[tuple, int]
+    lines: dict[tuple[Any, ...], int]
 
-    def line(self, path: tuple) -> int | None:
+    def line(self, path: tuple[Any, ...]) -> int | None:
         path = tuple(path)
         while path:
             if path in self.lines:
@@ -301,11 +305,11 @@ def yaml_error(exc: yaml.YAMLError, text: str, file: str, prefix: str = "ruleset
     loader refuses, ``<prefix>_yaml_alias`` / ``<prefix>_too_deep``."""
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     if "end of stream" in (getattr(exc, "problem", None) or "") and getattr(exc, "context_mark", None):
-        mark = exc.context_mark  # e.g. an unclosed quote: point at where it opened
+        mark = exc.context_mark  # type: ignore[attr-defined]  # e.g. an unclosed quote: point at where it opened
     line = mark.line + 1 if mark is not None else None
     column = mark.column + 1 if mark is not None else None
     if isinstance(exc, RefusedYAML):
-        return RulesetError(f"{prefix}_{exc.code}", exc.problem, file=file, line=line, column=column)
+        return RulesetError(f"{prefix}_{exc.code}", exc.problem or "", file=file, line=line, column=column)
     problem = getattr(exc, "problem", None) or str(exc)
     if isinstance(exc, yaml.reader.ReaderError):  # a control character: say which, and where
         problem = f"character {exc.character!r} ({exc.reason})"
@@ -356,7 +360,7 @@ def read_yaml_cached(text: str, file: str, sha256: str, cache: "ParseCache | Non
 
 class _CondBuilder:
     def __init__(
-        self, stage: Stage, defs: Mapping[str, Any], src: _Source, errors: list, rule_id: str | None,
+        self, stage: Stage, defs: Mapping[str, Any], src: _Source, errors: list[Any], rule_id: str | None,
         built: dict[str, Cond] | None = None, facts: Mapping[str, Any] = FACTS,
         shared: Mapping[str, "SharedDefinition"] | None = None,
     ):
@@ -373,11 +377,11 @@ class _CondBuilder:
         self._defs_built: dict[str, Cond] = {} if built is None else built
         self._building: set[str] = set()
 
-    def err(self, code: str, msg: str, path: tuple) -> Cond:
+    def err(self, code: str, msg: str, path: tuple[Any, ...]) -> Cond:
         self.errors.append(RulesetError(code, msg, file=self.src.file, line=self.src.line(path), rule_id=self.rule_id))
         return Const(False)
 
-    def build(self, raw: Any, path: tuple) -> Cond:
+    def build(self, raw: Any, path: tuple[Any, ...]) -> Cond:
         if raw is True or raw is False:
             return Const(bool(raw))
         if not isinstance(raw, Mapping) or not raw:
@@ -398,7 +402,7 @@ class _CondBuilder:
         items = tuple(self.leaf(fact, value, path + (fact,)) for fact, value in raw.items())
         return items[0] if len(items) == 1 else All(items)
 
-    def use(self, name: Any, path: tuple) -> Cond:
+    def use(self, name: Any, path: tuple[Any, ...]) -> Cond:
         local = isinstance(name, str) and name in self.defs
         if not local and not (isinstance(name, str) and name in self.shared):
             return self.err(
@@ -425,7 +429,7 @@ class _CondBuilder:
         self._defs_built[name] = built
         return built
 
-    def leaf(self, fact: str, value: Any, path: tuple) -> Cond:
+    def leaf(self, fact: str, value: Any, path: tuple[Any, ...]) -> Cond:
         spec = self.facts.get(fact)
         if spec is None:
             return self.err("ruleset_unknown_fact", f"unknown fact '{fact}'{did_you_mean(fact, self.facts)} "
@@ -504,7 +508,7 @@ class SharedDefinition:
     name: str
     raw: Any
     src: _Source
-    path: tuple
+    path: tuple[Any, ...]
 
 
 @dataclass
@@ -643,7 +647,8 @@ def _within(inner: InForce, outer: InForce) -> bool:
     return outer.end is None or inner.start <= outer.end
 
 
-def _check_effect(rf, when: Cond, stage: Stage, src: _Source, path: tuple, errors: list, effect=None) -> None:
+def _check_effect(rf: Any, when: Cond, stage: Stage, src: _Source, path: tuple[Any, ...], errors: list[Any],
+                  effect: Any = None) -> None:
     eff = effect if effect is not None else rf.effect
     where = path + ("effect",)
 
@@ -690,7 +695,7 @@ def _reads_stage_status(cond: Cond) -> bool:
 
 
 def _check_template(
-    text: str, src: _Source, path: tuple, errors: list, rule_id: str | None, stage: Stage,
+    text: str, src: _Source, path: tuple[Any, ...], errors: list[Any], rule_id: str | None, stage: Stage,
     facts: Mapping[str, Any] = FACTS,
 ) -> None:
     order = list(Stage)
