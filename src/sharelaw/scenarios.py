@@ -119,7 +119,7 @@ def _dates_to_text(value: Any) -> Any:
     return value
 
 
-def split_paths(paths: list[str | Path]) -> tuple[list[Path], list[Path]]:
+def split_paths(paths: Sequence[str | Path]) -> tuple[list[Path], list[Path]]:
     """Sort the YAML files under ``paths`` into rule files and scenario files by their ``format``."""
     rules: list[Path] = []
     scenario_files: list[Path] = []

@@ -20,13 +20,13 @@ import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Callable, Any
 
 from ..errors import EngineError, Problem, RulesetError, RulesetErrors, with_columns
 from ..rules.reference import predicate_error
 from .currency import currency
 from .static import Diagnostic, analyse
-from ..rules.bundle import Bundle, default_ruleset_dir
+from ..rules.bundle import Bundle, Segment, default_ruleset_dir
 from ..rules.loader import discover, file_format
 from ..rules.model import PROTOCOL_FORMAT
 from ..rules.protocol import partner_facts
@@ -159,14 +159,14 @@ def engine_limits(bundle: Bundle) -> list[RulesetError]:
     return []
 
 
-def _domains_for(bundle: Bundle):
+def _domains_for(bundle: Bundle) -> Callable[[Segment], dict[str, Any]]:
     national = national_domains()
     per_protocol = {
         pid: {**national, **{n: spec.values for n, spec in partner_facts(p.model).items()}}
         for pid, p in bundle.protocols.items()
     }
 
-    def domains(segment) -> dict:
+    def domains(segment: Segment) -> dict[str, Any]:
         return per_protocol.get(segment.scope, national) if segment.scope else national
 
     return domains
@@ -188,11 +188,11 @@ def _may_widen(bundle: Bundle) -> list[Diagnostic]:
     return out
 
 
-def _from_error(e) -> Diagnostic:
+def _from_error(e: RulesetError) -> Diagnostic:
     return Diagnostic(e.code, "error", e.message, e.file, e.line, e.rule_id)
 
 
-def _order(d: Diagnostic):
+def _order(d: Diagnostic) -> tuple[str, int, str]:
     return (d.file or "", d.line or 0, d.code)
 
 
