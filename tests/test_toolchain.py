@@ -432,3 +432,20 @@ def test_audit_record_takes_the_log_first_like_the_other_audit_commands(capsys, 
     # the 0.3.0 form still works
     code, _, err = run(capsys, "audit", "record", str(request_file), "--log", log, "--agency", "a", "--role", "r")
     assert code == 0, err
+
+
+# --- item 10: py.typed means something: a user's code type-checks against sharelaw ------------
+
+def test_a_users_code_type_checks_strictly_against_sharelaw(tmp_path):
+    api = pytest.importorskip("mypy.api")
+    user = tmp_path / "user.py"
+    user.write_text(
+        "import sharelaw\n"
+        "decision = sharelaw.decide({})\n"
+        "label: str = decision.outcome.label\n"
+        "first: str = decision.findings[0].citations[0].label\n"
+        "reveal_type(decision.outcome.label)\n", encoding="utf-8")
+    out, err, status = api.run(["--strict", "--follow-imports=silent", "--no-incremental",
+                                "--cache-dir", str(tmp_path / "cache"), str(user)])
+    assert 'Revealed type is "builtins.str"' in out or 'Revealed type is "str"' in out, out + err
+    assert "error" not in out.replace("Success", ""), out
