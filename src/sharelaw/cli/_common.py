@@ -344,9 +344,9 @@ def parse_json_bytes(raw: bytes, label: str, *, duplicates: bool = True) -> Any:
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad encoding, nested too deeply
         error = FieldError("<request>", f"{label} is not valid JSON: {exc}", "json_invalid")
         raise RequestError([error], code="request_not_json") from None
-    duplicates = list(_duplicate_keys(data)) if duplicates else []
-    if duplicates:
-        raise RequestError(duplicates, code="request_duplicate_key")
+    repeated = list(_duplicate_keys(data)) if duplicates else []
+    if repeated:
+        raise RequestError(repeated, code="request_duplicate_key")
     return data
 
 

@@ -121,7 +121,7 @@ def diff_document(bundle: Bundle, start: date, end: date) -> dict[str, Any]:
         sources = [c.resolve(day) for c in rule.citations if c.applies_on(day)] or [rule.citations[0].resolve(day)]
         return {"label": sources[0].label, "url": sources[0].url}
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for c in changes:
         if c.rule is not None:
             day = start if c.kind == "ended" else end
@@ -133,6 +133,7 @@ def diff_document(bundle: Bundle, start: date, end: date) -> dict[str, Any]:
                 "citations_before": c.before or None, "citations_after": c.after or None,
             })
         else:
+            assert c.requirement is not None  # a change is of a rule or of a requirement
             rows.append({"change": c.kind, "id": c.id, "stage": c.requirement.stage.value,
                          "title": f"requirement: {c.requirement.title}"})
     return {"from": start.isoformat(), "to": end.isoformat(), "bundle_hash": bundle.content_hash, "changes": rows}
