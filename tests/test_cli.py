@@ -268,7 +268,8 @@ def test_engine_error_exits_1_without_a_decision(capsys, monkeypatch, request_fi
     for fmt in ("text", "json", "markdown"):
         code, out, err = run(capsys, "decide", str(request_file), "--format", fmt)
         assert code == 1
-        assert out == ""
+        # no decision; under --format json the error document instead (issue 14)
+        assert out == "" if fmt != "json" else json.loads(out)["code"] == "internal_error"
         assert err.startswith("internal error: ")
         assert "evaluators disagree" in err
 

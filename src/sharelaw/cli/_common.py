@@ -42,8 +42,10 @@ class InputError(Exception):
     def __init__(self, lines: list[str] | None = None, *, problems: list[Problem] | None = None,
                  code: str = "usage_error") -> None:
         if problems is None:
-            problems = [Problem(code, line.removeprefix("error: ").strip()) for line in (lines or [])
-                        if line.strip() and not line.startswith(" ")]
+            given = [line for line in (lines or []) if line.strip() and not line.startswith(" ")]
+            if any(line.startswith("error: ") for line in given):
+                given = [line for line in given if line.startswith("error: ")]  # not the usage line
+            problems = [Problem(code, line.removeprefix("error: ").strip()) for line in given]
             if lines and not problems:
                 problems = [Problem(code, " ".join(l.strip() for l in lines))]
         else:

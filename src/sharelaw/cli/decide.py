@@ -58,7 +58,8 @@ def run_decide(args: argparse.Namespace) -> str | tuple[str, int]:
 
         return run_batch(args)
     if args.request is None:
-        raise InputError(["error: give REQUEST.json (or '-' for standard input), or --batch FILE"])
+        raise InputError(["usage: sharelaw decide REQUEST.json [options] | sharelaw decide --batch FILE.jsonl [options]",
+                          "error: give REQUEST.json (or '-' for standard input), or --batch FILE"])
     request = validate_request(read_request(args.request))
     if args.rules:
         engine = Engine(load_bundle(args.rules))
