@@ -365,7 +365,7 @@ class _Pending:
         self.error: BaseException | None = None
 
 
-def initial_rows() -> list[tuple[str, tuple]]:
+def initial_rows() -> list[tuple[str, tuple[Any, ...]]]:
     """The rows a new log starts with: its head (nothing recorded) and its format."""
     return [
         ("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, ?) ON CONFLICT DO NOTHING", (GENESIS_HASH,)),

@@ -52,9 +52,6 @@ from pydantic import ValidationError
 from ..errors import RulesetError, RulesetErrors, did_you_mean
 from ..vocab import EffectKind, Stage
 from .facts import FACTS, MISSING_ITEMS
-
-if TYPE_CHECKING:
-    from .protocol import LoadedProtocol
 from .model import (
     DEFINITIONS_FORMAT,
     PROTOCOL_FORMAT,
@@ -73,6 +70,7 @@ from .model import (
 
 if TYPE_CHECKING:
     from .cache import ParseCache
+    from .protocol import LoadedProtocol
 
 _PLACEHOLDER = re.compile(r"\{([a-z0-9_.]+)\}")
 TEMPLATE_EXTRAS = {"discloser", "recipient", "as_at"}
@@ -100,7 +98,7 @@ class RefusedYAML(yaml.MarkedYAMLError):
 try:  # libyaml's C parser, if PyYAML was built with it; else the pure-Python one (same behaviour)
     from yaml._yaml import CParser as _CParser
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    _CParser = None
+    _CParser = None  # type: ignore[misc,assignment]
 
 _ALIAS_HINT = "these files do not use YAML anchors or aliases; write the value out (or share a condition with define:/use:)"
 
@@ -123,11 +121,16 @@ class _Checked:
     problems: list[tuple[str, str, int]]
     _depth: int
 
+    if TYPE_CHECKING:  # supplied by the parser and resolver this is mixed into
+        def get_event(self) -> Any: ...
+        def check_event(self, *choices: Any) -> bool: ...
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> Any: ...
+
     def _start(self) -> None:
         self.problems = []  # (code suffix, message, line)
         self._depth = 0
 
-    def compose_node(self, parent, index):  # one node from the events, with the refusals
+    def compose_node(self, parent: Any, index: Any) -> Any:  # one node from the events, with the refusals
         event = self.get_event()
         kind = type(event)
         if kind is yaml.AliasEvent:
@@ -142,6 +145,7 @@ class _Checked:
         if self._depth >= MAX_DEPTH:
             raise RefusedYAML("too_deep", f"mappings and lists nested more than {MAX_DEPTH} deep", event.start_mark)
         self._depth += 1
+        node: Any
         try:
             if kind is yaml.SequenceStartEvent:
                 if tag is None or tag == "!":
@@ -183,7 +187,7 @@ class _Checked:
 class _PyLoader(_Checked, yaml.SafeLoader):
     """The checked loader on PyYAML's pure-Python reader, scanner and parser."""
 
-    def __init__(self, stream) -> None:
+    def __init__(self, stream: Any) -> None:
         super().__init__(stream)
         self._start()
 
@@ -195,14 +199,14 @@ if _CParser is not None:
         the events come from C; nodes are composed by ``_Checked.compose_node`` (the Python
         ``Composer`` comes before ``CParser`` in the MRO), then built by the Python constructor."""
 
-        def __init__(self, stream) -> None:
+        def __init__(self, stream: Any) -> None:
             _CParser.__init__(self, stream)
             yaml.constructor.SafeConstructor.__init__(self)
             yaml.resolver.Resolver.__init__(self)
             yaml.composer.Composer.__init__(self)
             self._start()
 
-    _LOADERS: tuple[type, ...] = (_CLoader, _PyLoader)
+    _LOADERS: tuple[Any, ...] = (_CLoader, _PyLoader)
 else:  # pragma: no cover
     _LOADERS = (_PyLoader,)
 
@@ -562,7 +566,7 @@ class LoadedFile:
 
 
 def load_file(text: str, file: str, order_start: int = 0, shared: Mapping[str, SharedDefinition] | None = None,
-              parsed: tuple[Any, _Source] | None = None):
+              parsed: tuple[Any, _Source] | None = None) -> LoadedFile | LoadedProtocol:
     """Load a rule file: a ``LoadedFile`` for national law, a ``LoadedProtocol`` for a protocol.
 
     ``shared`` holds the bundle's shared definitions (``use:`` may name them); ``parsed`` is
