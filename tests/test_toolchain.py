@@ -415,7 +415,7 @@ def test_help_documents_formats_against_exit_codes_and_examples(capsys):
 
     top = help_of()
     assert "exit codes:" in top and "examples:" in top and "sharelaw decide --batch" in top
-    assert re.search(r"--format \{text,json,markdown\}\s+text \(default", help_of("decide"))
+    assert re.search(r"--format \{text,json,markdown[^}]*\}\s+text \(default", help_of("decide"))
     assert re.search(r"--against current\|sha256:HASH\s+compare", help_of("replay"))
     for argv in (("check",), ("test",), ("rules", "list"), ("audit", "verify"), ("audit", "record")):
         assert re.search(r"--format \{[^}]+\}\s+\S", help_of(*argv)), argv
