@@ -268,7 +268,8 @@ def test_engine_error_exits_1_without_a_decision(capsys, monkeypatch, request_fi
     for fmt in ("text", "json", "markdown"):
         code, out, err = run(capsys, "decide", str(request_file), "--format", fmt)
         assert code == 1
-        assert out == ""
+        # no decision; under --format json the error document instead (issue 14)
+        assert out == "" if fmt != "json" else json.loads(out)["code"] == "internal_error"
         assert err.startswith("internal error: ")
         assert "evaluators disagree" in err
 
@@ -280,7 +281,8 @@ def test_unexpected_exception_exits_1_without_a_decision(capsys, monkeypatch, re
     monkeypatch.setattr(Engine, "decide", broken)
     code, out, err = run(capsys, "decide", str(request_file), "--format", "json")
     assert code == 1
-    assert out == ""
+    # no decision: under --format json, only the error document (issue 14)
+    assert json.loads(out)["code"] == "internal_error" and "outcome" not in out
     assert err.startswith("internal error: KeyError")
 
 
@@ -393,7 +395,7 @@ def test_invalid_rule_files_exit_2_with_file_and_line(capsys, tmp_path, request_
     code, out, err = run(capsys, *argv, "--rules", str(rules))
     assert code == 2
     assert out == ""
-    assert re.search(re.escape(str(rules / "broken.yaml")) + r":\d+: ruleset_\w+: ", err), err
+    assert re.search(re.escape(str(rules / "broken.yaml")) + r":\d+:\d+: ruleset_\w+: ", err), err
 
 
 def test_empty_rules_directory_is_rejected(capsys, tmp_path, request_file):

@@ -8,6 +8,8 @@ base request alone.
 
 from __future__ import annotations
 
+import re
+
 import textwrap
 from pathlib import Path
 
@@ -115,7 +117,7 @@ def test_sharelaw_test_reports_it_as_bad_input_never_internal_error(tmp_path, ca
     assert exit_code == 2 and out == "", err
     assert "internal error" not in err and code in err
     if line is not None:
-        assert f"{path}:{line}: {code}" in err
+        assert re.search(rf"{re.escape(str(path))}:{line}:\d+: {code}: ", err), err
 
 
 def test_every_error_in_a_file_is_reported(tmp_path):

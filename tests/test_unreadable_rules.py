@@ -101,7 +101,7 @@ def test_a_protocol_replaced_by_a_dangling_symlink_stops_the_rules_loading(rules
 
     code, out, err_text = cli(capsys, "check", str(rules))
     assert code == 1
-    assert f"{protocol}: error ruleset_unreadable" in out
+    assert f"{protocol}: ruleset_unreadable" in out
     assert "FAILED" in out and "OK:" not in out
 
     code, out, _ = cli(capsys, "check", str(rules), "--format", "json")
@@ -196,7 +196,7 @@ def test_every_unreadable_entry_is_a_coded_error_naming_it(rules, capsys, make):
     assert all(e.code == "ruleset_unreadable" for e in info.value.errors)
 
     code, out, _ = cli(capsys, "check", str(rules))
-    assert code == 1 and f"{bad}: error ruleset_unreadable" in out, out
+    assert code == 1 and f"{bad}: ruleset_unreadable" in out, out
 
     code, out, err = cli(capsys, "test", str(rules), str(SCENARIOS))
     assert code == 2 and str(bad) in err and "ruleset_unreadable" in err, err
@@ -212,7 +212,7 @@ def test_a_file_or_folder_without_read_permission_is_a_coded_error_not_permissio
             Bundle.load(rules)
         assert str(bad) in unreadable(info.value)
         code, out, _ = cli(capsys, "check", str(rules))
-        assert code == 1 and f"{bad}: error ruleset_unreadable" in out
+        assert code == 1 and f"{bad}: ruleset_unreadable" in out
     finally:
         bad.chmod(0o755)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
@@ -22,7 +22,7 @@ class _Out(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     @classmethod
-    def build(cls, **values):
+    def build(cls, **values: Any) -> Self:
         """Construct from trusted engine data without re-validating (see ``build_trusted``)."""
         return build_trusted(cls, **values)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .vocab import Stage
 from .rules.bundle import Bundle, default_ruleset_dir
+from .law.citations import Citation
 from .rules.model import Rule
 
 _PLACEHOLDER = re.compile(r"\{([a-z0-9_.]+)\}")
@@ -33,7 +34,7 @@ def _dates(rule: Rule) -> str:
     return f"{start} to {end}"
 
 
-def _citation(c) -> str:
+def _citation(c: Citation) -> str:
     text = c.label + (f", {c.paragraph}" if c.paragraph else "")
     window = ""
     if c.valid_from or c.valid_to:

@@ -34,11 +34,19 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import RequestError, RulesetError, RulesetErrors
+from .errors import RequestError, RulesetError, RulesetErrors, did_you_mean
+from .rules.facts import MISSING_ITEMS
+from .vocab import Outcome, Stage, StageStatus
+
+if TYPE_CHECKING:
+    from .engine.pipeline import Engine
+    from .rules.bundle import Bundle
 from .rules.loader import (
     _line_index, _Source, decode_error, discover, file_format, parse_yaml, problem_errors, read_rule_file, yaml_error,
 )
@@ -111,7 +119,7 @@ def _dates_to_text(value: Any) -> Any:
     return value
 
 
-def split_paths(paths: list[str | Path]) -> tuple[list[Path], list[Path]]:
+def split_paths(paths: Sequence[str | Path]) -> tuple[list[Path], list[Path]]:
     """Sort the YAML files under ``paths`` into rule files and scenario files by their ``format``."""
     rules: list[Path] = []
     scenario_files: list[Path] = []
@@ -120,7 +128,7 @@ def split_paths(paths: list[str | Path]) -> tuple[list[Path], list[Path]]:
     return rules, scenario_files
 
 
-def _read(path: Path, errors: list[RulesetError]) -> tuple[dict, _Source] | None:
+def _read(path: Path, errors: list[RulesetError]) -> tuple[dict[str, Any], _Source] | None:
     """One scenario file's data and lines, or None with its errors appended."""
     file = str(path)
     try:
@@ -151,11 +159,67 @@ def _read(path: Path, errors: list[RulesetError]) -> tuple[dict, _Source] | None
     return data, _Source(file, lines)
 
 
-def _shape_errors(data: dict, src: _Source) -> list[RulesetError]:
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ExpectModel(_Strict):
+    """What a scenario expects of the decision (every key optional, at least one given)."""
+
+    outcome: Outcome | None = Field(None, description="the outcome")
+    fires: list[str] = Field(default_factory=list, description="rule ids that must fire")
+    not_fires: list[str] = Field(default_factory=list, description="rule ids that must not fire")
+    basis: str | None = Field(None, description="a rule id among the decision's basis")
+    missing: list[Literal[tuple(MISSING_ITEMS)]] = Field(  # type: ignore[valid-type]
+        default_factory=list, description="the missing items the decision names")
+    stages: dict[Stage, StageStatus] = Field(default_factory=dict, description="stage statuses")
+    error: str | None = Field(None, description="the request is refused with this error code")
+
+
+class ScenarioModel(_Strict):
+    id: str = Field(min_length=1)
+    description: str | None = None
+    base: str | None = Field(None, description="a name under bases: the request starts from it")
+    request: dict[str, Any] | None = Field(None, description="a request, or overrides deep-merged into the base")
+    expect: ExpectModel
+    source: str | None = None
+    reasoning: str | None = None
+
+
+class ScenarioFileModel(_Strict):
+    """A scenario file (format: sharelaw/scenarios@1): ``sharelaw schema scenario``."""
+
+    format: Literal["sharelaw/scenarios@1"]
+    bases: dict[str, dict[str, Any]] = Field(default_factory=dict, description="named complete requests")
+    scenarios: list[ScenarioModel] = Field(default_factory=list)
+
+
+def _value_errors(data: dict[str, Any], src: _Source) -> list[RulesetError]:
+    """Values the shape check lets through that no decision can have (an outcome, stage,
+    status or missing item misspelt): coded errors at their line, never a mere mismatch."""
+    try:
+        ScenarioFileModel.model_validate(data)
+    except ValidationError as exc:
+        out = []
+        for err in exc.errors(include_url=False):
+            loc = tuple(err["loc"])
+            hint = ""
+            if err["type"] in ("enum", "literal_error"):
+                import re
+
+                hint = did_you_mean(err.get("input"), re.findall(r"'([^']+)'", str(err.get("ctx", {}).get("expected", ""))))
+            where = ".".join(str(p) for p in loc if p != "[key]")
+            line = src.line(tuple(p for p in loc if p != "[key]"))
+            out.append(RulesetError("scenario_schema_error", f"{where}: {err['msg']}{hint}", file=src.file, line=line))
+        return out
+    return []
+
+
+def _shape_errors(data: dict[str, Any], src: _Source) -> list[RulesetError]:
     """Every part of a scenario file that is not of the documented shape, at its line."""
     errors: list[RulesetError] = []
 
-    def bad(path: tuple, message: str) -> None:
+    def bad(path: tuple[Any, ...], message: str) -> None:
         errors.append(RulesetError("scenario_schema_error", message, file=src.file, line=src.line(path)))
 
     for key in data:
@@ -209,7 +273,7 @@ def _shape_errors(data: dict, src: _Source) -> list[RulesetError]:
     return errors
 
 
-def load(paths: list[str | Path]) -> list[Scenario]:
+def load(paths: Sequence[str | Path]) -> list[Scenario]:
     """Load scenario files (directories are searched for *.yaml).
 
     Every problem is a coded error with file and line, raised together as ``RulesetErrors``:
@@ -225,12 +289,12 @@ def load(paths: list[str | Path]) -> list[Scenario]:
         if read is None:
             continue
         data, src = read
-        shape = _shape_errors(data, src)
+        shape = _shape_errors(data, src) or _value_errors(data, src)
         if shape:
             errors.extend(shape)
             continue
         docs.append((path, data, src))
-    bases: dict[str, dict] = {}
+    bases: dict[str, dict[str, Any]] = {}
     for path, data, src in docs:
         for name, base in (data.get("bases") or {}).items():
             if name in bases:
@@ -260,7 +324,7 @@ def load(paths: list[str | Path]) -> list[Scenario]:
     return scenarios
 
 
-def run(engine, scenario: Scenario) -> Result:
+def run(engine: Engine, scenario: Scenario) -> Result:
     """Run one scenario; the result lists every unmet expectation."""
     result = Result(scenario)
     exp = scenario.expect
@@ -294,13 +358,13 @@ def run(engine, scenario: Scenario) -> Result:
         if got != exp["basis"]:
             result.fail("basis", exp["basis"], got)
     if "missing" in exp:
-        got = sorted(m.item for m in decision.missing)
-        if got != sorted(exp["missing"]):
-            result.fail("missing", sorted(exp["missing"]), got)
+        items = sorted(m.item for m in decision.missing)
+        if items != sorted(exp["missing"]):
+            result.fail("missing", sorted(exp["missing"]), items)
     for stage, status in (exp.get("stages") or {}).items():
-        got = next((s.status.value for s in decision.stages if s.stage.value == stage), None)
-        if got != status:
-            result.fail(f"stage {stage}", status, got)
+        status_got = next((s.status.value for s in decision.stages if s.stage.value == stage), None)
+        if status_got != status:
+            result.fail(f"stage {stage}", status, status_got)
     return result
 
 
@@ -314,7 +378,7 @@ class Coverage:
         return not self.never_fired and not self.no_limit
 
 
-def coverage(bundle, scenarios: list[Scenario], results: list[Result]) -> Coverage:
+def coverage(bundle: Bundle, scenarios: list[Scenario], results: list[Result]) -> Coverage:
     """Rules no passing scenario fired (as expected), and rules with no scenario at their limit."""
     fired_ok = {rid for s, r in zip(scenarios, results) if r.passed for rid in s.expect.get("fires", [])}
     limit_ok = {rid for s, r in zip(scenarios, results) if r.passed for rid in s.expect.get("not_fires", [])}

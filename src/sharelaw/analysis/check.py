@@ -20,14 +20,14 @@ import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Callable, Any
 
-from ..errors import EngineError, RulesetError, RulesetErrors
+from ..errors import EngineError, Problem, RulesetError, RulesetErrors, with_columns
 from ..rules.compile import BETA_LIMIT, CHILD_LIMIT, FORWARD_LIMIT, OPERATOR_LIMIT, RULE_LIMIT, SIBLING_LIMIT
 from ..rules.reference import predicate_error
 from .currency import currency
 from .static import Diagnostic, analyse
-from ..rules.bundle import Bundle, default_ruleset_dir
+from ..rules.bundle import Bundle, Segment, default_ruleset_dir
 from ..rules.loader import discover, file_format
 from ..rules.model import PROTOCOL_FORMAT
 from ..rules.protocol import partner_facts
@@ -75,7 +75,7 @@ class Report:
             "shipped_national_rules_added": self.national_added,
             "errors": len(self.errors),
             "warnings": len(self.warnings),
-            "diagnostics": [d.as_dict() for d in self.diagnostics],
+            "diagnostics": [p.to_dict() for p in self.problems()],
             "engine_headroom": {"limits": dict(ENGINE_LIMITS), "segments": self.headroom},
         }
 
@@ -95,12 +95,14 @@ class Report:
             f"{k} {w[k]}/{ENGINE_LIMITS[k]} ({w['segment']})" for k, w in worst.items()))
         return "\n".join(out) + "\n"
 
+    def problems(self) -> list[Problem]:
+        """The diagnostics in the one error format (``sharelaw.errors.Problem``), with columns."""
+        return with_columns(
+            Problem(d.code, d.message, file=d.file or "<rules>", line=d.line, rule_id=d.rule_id, severity=d.severity)
+            for d in self.diagnostics)
+
     def text(self, strict: bool = False) -> str:
-        lines = []
-        for d in self.diagnostics:
-            where = f"{d.file}:{d.line}" if d.line else (d.file or "<rules>")
-            rule = f" [{d.rule_id}]" if d.rule_id else ""
-            lines.append(f"{where}: {d.severity} {d.code}: {d.message}{rule}")
+        lines = [p.render() for p in self.problems()]
         added = " (with the shipped national rules)" if self.national_added else ""
         verdict = "OK" if self.ok(strict) else "FAILED"
         lines.append(
@@ -197,14 +199,14 @@ def engine_limits(bundle: Bundle, headroom: list[dict[str, Any]] | None = None) 
     return []
 
 
-def _domains_for(bundle: Bundle):
+def _domains_for(bundle: Bundle) -> Callable[[Segment], dict[str, Any]]:
     national = national_domains()
     per_protocol = {
         pid: {**national, **{n: spec.values for n, spec in partner_facts(p.model).items()}}
         for pid, p in bundle.protocols.items()
     }
 
-    def domains(segment) -> dict:
+    def domains(segment: Segment) -> dict[str, Any]:
         return per_protocol.get(segment.scope, national) if segment.scope else national
 
     return domains
@@ -226,11 +228,11 @@ def _may_widen(bundle: Bundle) -> list[Diagnostic]:
     return out
 
 
-def _from_error(e) -> Diagnostic:
+def _from_error(e: RulesetError) -> Diagnostic:
     return Diagnostic(e.code, "error", e.message, e.file, e.line, e.rule_id)
 
 
-def _order(d: Diagnostic):
+def _order(d: Diagnostic) -> tuple[str, int, str]:
     return (d.file or "", d.line or 0, d.code)
 
 

@@ -41,19 +41,21 @@ this way; a small protocol, or a rule set under test, often is exhausted.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
 from ..engine.pipeline import Engine, _bases, _combine, _conditions, _establish
 from ..law.eras import SCOPE_START
-from ..rules.bundle import Bundle, default_ruleset_dir
+from ..rules.bundle import Bundle, Segment, default_ruleset_dir
 from ..rules.facts import FACTS
-from ..rules.model import All, AnyOf, Cond, In, Not, Protocol, facts_in
+from ..rules.model import All, AnyOf, Cond, In, Not, Protocol, Rule, facts_in
 from ..rules.reference import predicate
 from .solver import VALIDITY_PARTS
 from ..vocab import (
@@ -84,6 +86,13 @@ _SPECIAL_COMMON = ("health", "mental_health", "sexual_health", "ethnic_origin", 
 GDPR_START = date(2018, 5, 25)
 
 
+
+if TYPE_CHECKING:
+    from ..decision import Decision
+
+#: The values each fact can still take.
+Dom = dict[str, frozenset[Any]]
+
 def special_categories(day: date) -> tuple[str, ...]:
     return _SPECIAL_COMMON + (("genetic_biometric",) if day >= GDPR_START else ("criminal_offence",))
 
@@ -110,7 +119,7 @@ def _rewrite(cond: Cond) -> Cond:
     return cond
 
 
-def _ev(cond: Cond, dom: dict[str, frozenset]) -> bool | None:
+def _ev(cond: Cond, dom: Dom) -> bool | None:
     if isinstance(cond, In):
         d = dom[cond.fact]
         vals = cond.values
@@ -144,7 +153,7 @@ def _ev(cond: Cond, dom: dict[str, frozenset]) -> bool | None:
     return cond.value  # Const
 
 
-def _open_leaf(cond: Cond, dom) -> In | None:
+def _open_leaf(cond: Cond, dom: Dom) -> In | None:
     """An undetermined leaf of an undetermined condition (the fact to split on)."""
     if isinstance(cond, In):
         return cond if _ev(cond, dom) is None else None
@@ -163,7 +172,7 @@ def _open_leaf(cond: Cond, dom) -> In | None:
 @dataclass(frozen=True)
 class _Group:
     facts: tuple[str, ...]
-    valid: Callable[[tuple], bool]
+    valid: Callable[[tuple[Any, ...]], bool]
 
 
 def _group_of(part: Cond) -> _Group:
@@ -180,7 +189,7 @@ def _group_of(part: Cond) -> _Group:
 BASE_GROUPS = tuple(_group_of(part) for part in VALIDITY_PARTS if "sharing_kind" not in facts_in(part))
 
 
-def _group_count(g: _Group, dom) -> int:
+def _group_count(g: _Group, dom: Dom) -> int:
     if g.facts == _DATA:  # at least one category: all minus all-false
         total = 1
         for f in g.facts:
@@ -189,7 +198,7 @@ def _group_count(g: _Group, dom) -> int:
     return sum(1 for t in itertools.product(*(sorted(dom[f], key=str) for f in g.facts)) if g.valid(t))
 
 
-def _group_pick(g: _Group, dom) -> tuple | None:
+def _group_pick(g: _Group, dom: Dom) -> tuple[Any, ...] | None:
     if g.facts == _DATA:
         pick = [True if True in dom[f] else False for f in g.facts]
         return tuple(pick) if any(pick) else None
@@ -205,11 +214,11 @@ class _World:
 
     protocol: Protocol | None
     covered: bool
-    established: tuple = ()  # sorted (fact, value) pairs
+    established: tuple[Any, ...] = ()  # sorted (fact, value) pairs
     stopped: bool = False
     fail_seen: bool = False
     refer_seen: bool = False
-    conditions: frozenset = frozenset()
+    conditions: frozenset[str] = frozenset()
     special_met: bool = False
 
     @property
@@ -221,8 +230,8 @@ class _World:
 class _Summary:
     classes: int = 0
     covered: int = 0
-    outcomes: set = field(default_factory=set)
-    violations: list = field(default_factory=list)  # (invariant, message, protocol, facts)
+    outcomes: set[str] = field(default_factory=set)
+    violations: list[Any] = field(default_factory=list)  # (invariant, message, protocol, facts)
 
 
 @dataclass
@@ -350,7 +359,7 @@ class _Prover:
         self.examples = examples
         self.engine = Engine(bundle, evaluator="reference", guard_protocols=False)
         self._rewritten: dict[str, Cond] = {}
-        self._preds: dict[str, Callable] = {}
+        self._preds: dict[str, Callable[..., Any]] = {}
 
     # conditions of a stage, for a world
     def _cond(self, key: str, cond: Cond) -> Cond:
@@ -359,7 +368,7 @@ class _Prover:
             found = self._rewritten[key] = _rewrite(cond)
         return found
 
-    def _stage_items(self, day: date, stage: Stage, world: _World):
+    def _stage_items(self, day: date, stage: Stage, world: _World) -> tuple[Segment, Segment | None, list[Cond]]:
         seg = self.bundle.segment(stage, day)
         conds = [self._cond(r.id, r.when) for r in seg.rules]
         conds += [self._cond(f"rq:{rq.file}:{rq.id}", rq.when) for rq in seg.requirements]
@@ -374,7 +383,7 @@ class _Prover:
         dom, groups = self._root(day, protocol)
         self.groups = groups
         self.day = day
-        self._memo: dict = {}
+        self._memo: dict[tuple[Any, ...], _Summary] = {}
         self._classes = 0
         self._gave_up = False
         self._deadline = started + self.budget
@@ -397,7 +406,7 @@ class _Prover:
             result.violations.append(Violation(inv, rep.label, msg, request, self._confirm(request, prot, msg)))
         rep.seconds = time.perf_counter() - started
 
-    def _relevance(self, day: date, protocol: Protocol | None, groups) -> list[set[str]]:
+    def _relevance(self, day: date, protocol: Protocol | None, groups: list[_Group]) -> list[set[str]]:
         """For each phase, the facts that the stages from it onwards (or the final checks) read."""
         leaf = {"discloser.public_authority", "data.identifiability", *_DATA}
         out: list[set[str]] = []
@@ -416,12 +425,12 @@ class _Prover:
             out.append(closed)
         return list(reversed(out)) + [set(leaf) | {f for g in groups if set(g.facts) & leaf for f in g.facts}]
 
-    def _root(self, day: date, protocol: Protocol | None):
-        dom: dict[str, frozenset] = {}
+    def _root(self, day: date, protocol: Protocol | None) -> tuple[Dom, list[_Group]]:
+        dom: Dom = {}
         for name, spec in FACTS.items():
             if name in ESTABLISHED or name == "sharing_kind":
                 continue
-            dom[name] = frozenset((False, True)) if spec.is_bool else frozenset(spec.values)
+            dom[name] = frozenset((False, True)) if spec.is_bool else frozenset(spec.values or ())
         groups = list(BASE_GROUPS)
         if protocol is not None:
             signed = [p for p in protocol.partners if p.signed_on(day)]
@@ -433,11 +442,12 @@ class _Prover:
             kinds = {p.id: {k.value for k in p.kinds} for p in signed}
             groups.append(_Group(
                 ("partner.discloser", "partner.recipient", "discloser.kind", "recipient.kind", "same_legal_entity"),
-                lambda t, kinds=kinds: t[2] in kinds[t[0]] and t[3] in kinds[t[1]] and t[4] == (t[0] == t[1]),
+                lambda t, kinds=kinds: t[2] in kinds[t[0]]  # type: ignore[misc]
+                and t[3] in kinds[t[1]] and t[4] == (t[0] == t[1]),
             ))
         return dom, groups
 
-    def _count(self, dom, groups, facts: set[str]) -> int:
+    def _count(self, dom: Dom, groups: list[_Group], facts: set[str]) -> int:
         """Valid fact combinations over ``facts`` (groups are wholly in or out)."""
         grouped = {f for g in groups for f in g.facts}
         total = 1
@@ -449,10 +459,10 @@ class _Prover:
                 total *= _group_count(g, dom)
         return total
 
-    def _feasible(self, dom) -> bool:
+    def _feasible(self, dom: Dom) -> bool:
         return all(_group_pick(g, dom) is not None for g in self.groups)
 
-    def _explore(self, dom, phase: int, worlds: tuple[_World, ...]) -> _Summary:
+    def _explore(self, dom: Dom, phase: int, worlds: tuple[_World, ...]) -> _Summary:
         relevant = self._relevant[phase]
         key = (phase, tuple((f, dom[f]) for f in sorted(relevant)), worlds)
         found = self._memo.get(key)
@@ -469,7 +479,7 @@ class _Prover:
             self._gave_up = True
             return _Summary()
         stage = STAGE_ORDER[phase]
-        items = []
+        items: list[tuple[Segment, Segment | None] | None] = []
         for w in worlds:
             if w.stopped:
                 items.append(None)
@@ -479,6 +489,7 @@ class _Prover:
             for c in conds:
                 if _ev(c, overlay) is None:
                     leaf = _open_leaf(c, overlay)
+                    assert leaf is not None  # an open condition has an open leaf
                     vals = frozenset(leaf.values)
                     summary = _Summary()
                     for part in (dom[leaf.fact] & vals, dom[leaf.fact] - vals):
@@ -556,23 +567,23 @@ class _Prover:
         self._memo[key] = summary
         return summary
 
-    def _pred(self, rule):
+    def _pred(self, rule: Rule) -> Callable[[Mapping[str, object]], bool]:
         found = self._preds.get(rule.id)
         if found is None:
             found = self._preds[rule.id] = predicate(rule.when)
         return found
 
-    def _representative(self, dom, groups) -> dict[str, object]:
+    def _representative(self, dom: Dom, groups: list[_Group]) -> dict[str, object]:
         facts: dict[str, object] = {f: min(v, key=str) for f, v in dom.items()}
         for g in groups:
-            for f, v in zip(g.facts, _group_pick(g, dom)):
+            for f, v in zip(g.facts, _group_pick(g, dom) or ()):
                 facts[f] = v
-        facts["sharing_kind"] = _kind_of(facts["purpose"])
+        facts["sharing_kind"] = _kind_of(str(facts["purpose"]))
         return facts
 
     # ------------------------------------------------------------------ a class decided
 
-    def _leaf(self, dom, worlds: tuple[_World, ...]) -> _Summary:
+    def _leaf(self, dom: Dom, worlds: tuple[_World, ...]) -> _Summary:
         self._classes += 1
         facts = self._representative(dom, self.groups)
         out = _Summary(classes=1, covered=self._count(dom, self.groups, self._relevant[len(STAGE_ORDER)]))
@@ -605,6 +616,7 @@ class _Prover:
                           f"special category data ({special[0]}) gets {outcome.value}{where} with no special-category "
                           "condition met", w.protocol)
         for outcome, w in decided[1:]:
+            assert w.protocol is not None  # the worlds after the first are the protocols'
             widened = RANK[outcome] > RANK[national] or (national is Outcome.MUST_SHARE and outcome is not Outcome.MUST_SHARE)
             if widened:
                 violation("protocol_only_narrows",
@@ -624,7 +636,7 @@ class _Prover:
             return Outcome.MUST_SHARE
         return Outcome.MAY_SHARE
 
-    def _confirm(self, request: dict, protocol: Protocol | None, msg: str) -> bool | None:
+    def _confirm(self, request: dict[str, Any], protocol: Protocol | None, msg: str) -> bool | None:
         """Decide the counterexample through the public Engine (protocol guard off): is it real?"""
         try:
             got = self.engine.decide(request)
@@ -653,7 +665,7 @@ class _Prover:
         @settings(max_examples=self.examples, database=None, derandomize=True, deadline=None,
                   suppress_health_check=list(HealthCheck), phases=[Phase.generate, Phase.shrink])
         @given(facts_in_space)
-        def holds(facts):
+        def holds(facts: dict[str, Any]) -> None:
             request = _request(facts, day, protocol)
             outcomes.add(self.engine.decide({**request, "protocols": []}).outcome.value)
             for inv, msg in self._check_decisions(request, protocol):
@@ -684,7 +696,7 @@ class _Prover:
         @settings(max_examples=examples, database=None, derandomize=True, deadline=None,
                   suppress_health_check=list(HealthCheck), phases=[Phase.generate])
         @given(facts_in_space)
-        def look(facts):
+        def look(facts: dict[str, Any]) -> None:
             outcome = self.engine.decide(_request(facts, day, None)).outcome.value
             if outcome in wanted:
                 found.add(outcome)
@@ -697,11 +709,11 @@ class _Prover:
             pass
         return found
 
-    def _check_decisions(self, request: dict, protocol: Protocol | None) -> list[tuple[str, str]]:
+    def _check_decisions(self, request: dict[str, Any], protocol: Protocol | None) -> list[tuple[str, str]]:
         out = []
         try:
             national = self.engine.decide({**request, "protocols": []})
-            decisions = [(national, None)]
+            decisions: list[tuple[Decision, Protocol | None]] = [(national, None)]
             if protocol is not None:
                 decisions.append((self.engine.decide(request), protocol))
         except Exception as exc:  # noqa: BLE001
@@ -737,7 +749,7 @@ class _Prover:
         return out
 
 
-def _space_strategy(dom: dict[str, frozenset], groups):
+def _space_strategy(dom: Dom, groups: list[_Group]) -> Any:
     """A hypothesis strategy for the valid fact vectors of a segment's space (uniform per fact
     or per validity group), each completed with the ``sharing_kind`` its purpose implies."""
     from hypothesis import strategies as st
@@ -749,7 +761,7 @@ def _space_strategy(dom: dict[str, frozenset], groups):
     ]
 
     @st.composite
-    def facts_in_space(draw):
+    def facts_in_space(draw: Any) -> dict[str, Any]:
         picked = {f: draw(st.sampled_from(sorted(v, key=str))) for f, v in dom.items() if f not in grouped}
         for names, valid in choices:
             picked.update(zip(names, draw(st.sampled_from(valid))))
@@ -763,7 +775,7 @@ def _kind_of(purpose: str) -> str:
     return PURPOSE_KIND[Purpose(purpose)].value
 
 
-def _request(facts: dict[str, object], day: date, protocol: Protocol | None) -> dict[str, Any]:
+def _request(facts: Mapping[str, Any], day: date, protocol: Protocol | None) -> dict[str, Any]:
     """A real request in the class whose representative facts are ``facts``."""
     def agency(role: str) -> dict[str, Any]:
         kind = facts[f"{role}.kind"]
@@ -817,8 +829,48 @@ def _segments(bundle: Bundle, days: Iterable[date] | None) -> list[tuple[date, d
     return spans
 
 
+class ProveUnavailable(ImportError):
+    """``prove`` needs hypothesis, which ships in the ``prove`` extra (``pip install 'sharelaw[prove]'``)."""
+
+
+def require_hypothesis() -> None:
+    try:
+        import hypothesis  # noqa: F401
+    except ImportError:
+        raise ProveUnavailable(
+            "sharelaw prove needs hypothesis for the date segments too large to enumerate: "
+            "pip install 'sharelaw[prove]'") from None
+
+
+@contextlib.contextmanager
+def _hypothesis_home() -> Iterator[None]:
+    """Hypothesis keeps a cache (and by default a database) in ./.hypothesis; ``prove`` must not
+    write into the user's current directory, so for its run the home is the user's cache
+    directory ($XDG_CACHE_HOME/sharelaw/hypothesis, default ~/.cache/...). The databases are
+    off anyway (``database=None``): the search is derandomized, so a rerun finds the same."""
+    import hypothesis.configuration as conf
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sharelaw" / "hypothesis"
+    before = conf.__dict__.get("__hypothesis_home_directory")
+    conf.set_hypothesis_home_dir(cache)
+    try:
+        yield
+    finally:
+        conf.set_hypothesis_home_dir(before)
+
+
 def prove(paths: list[str | Path] | None = None, *, days: Iterable[date] | None = None,
-          max_classes: int = 200_000, budget: float = 2.0, examples: int = 300) -> ProofResult:
+          max_classes: int = 200_000, budget: float = 2.0, examples: int = 300,
+          progress: Callable[[int, int, str], None] | None = None) -> ProofResult:
+    """``progress(done, total, label)`` is called before each (segment, protocol) and at the end."""
+    require_hypothesis()
+    with _hypothesis_home():
+        return _prove(paths, days=days, max_classes=max_classes, budget=budget, examples=examples,
+                      progress=progress)
+
+
+def _prove(paths: list[str | Path] | None, *, days: Iterable[date] | None, max_classes: int, budget: float,
+           examples: int, progress: Callable[[int, int, str], None] | None) -> ProofResult:
     from .check import rule_files_under, with_national
 
     started = time.perf_counter()
@@ -829,22 +881,26 @@ def prove(paths: list[str | Path] | None = None, *, days: Iterable[date] | None 
     bundle = Bundle.load(*roots, only=set(files))
     prover = _Prover(bundle, max_classes, budget, examples)
     result = ProofResult(bundle.content_hash, partial=bool(days))
+    jobs: list[tuple[date, date | None, str, Protocol | None]] = []
     for start, end in _segments(bundle, days):
         label = f"{start.isoformat()} to {end.isoformat() if end else 'now'}"
         worlds: list[Protocol | None] = [None]
         worlds += [p for p in bundle.protocols.values() if p.in_force.covers(start)
                    and any(x.signed_on(start) for x in p.partners)]
-        for protocol in worlds:
-            rep = SegmentReport(label + (f" with {protocol.id}" if protocol else ""), start, end,
-                                protocol.id if protocol else None)
-            prover.run_segment(rep, start, protocol, result)
-            if rep.mode == "searched":
-                prover.search(rep, start, protocol, result)
-            elif rep.covered != rep.space:
-                result.violations.append(Violation(
-                    "decided", rep.label,
-                    f"the classes cover {rep.covered} of {rep.space} requests: the enumeration is not exhaustive"))
-            result.segments.append(rep)
+        jobs.extend((start, end, label, w) for w in worlds)
+    for done, (start, end, label, protocol) in enumerate(jobs):
+        if progress is not None:
+            progress(done, len(jobs), label + (f" with {protocol.id}" if protocol else ""))
+        rep = SegmentReport(label + (f" with {protocol.id}" if protocol else ""), start, end,
+                            protocol.id if protocol else None)
+        prover.run_segment(rep, start, protocol, result)
+        if rep.mode == "searched":
+            prover.search(rep, start, protocol, result)
+        elif rep.covered != rep.space:
+            result.violations.append(Violation(
+                "decided", rep.label,
+                f"the classes cover {rep.covered} of {rep.space} requests: the enumeration is not exhaustive"))
+        result.segments.append(rep)
     missing = {o.value for o in Outcome} - result.outcomes
     if missing and not days:
         # Not met by the enumeration or the search: look for each missing outcome on purpose.
@@ -853,6 +909,8 @@ def prove(paths: list[str | Path] | None = None, *, days: Iterable[date] | None 
             if not missing:
                 break
         result.outcomes |= {o.value for o in Outcome} - missing
+    if progress is not None:
+        progress(len(jobs), len(jobs), "done")
     if missing and not days:
         result.violations.append(Violation("outcomes_reachable", "all segments", f"no request reaches {sorted(missing)}"))
     result.seconds = time.perf_counter() - started

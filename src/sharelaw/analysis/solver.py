@@ -17,7 +17,7 @@ concerns a given set of facts, which is what the static checks conjoin to a quer
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from ..rules.facts import FACTS
 from ..rules.model import All, AnyOf, Cond, Const, In, Not, facts_in
@@ -35,12 +35,15 @@ __all__ = [
     "facts_of",
 ]
 
-Domains = Mapping[str, tuple]
+Domains = Mapping[str, tuple[Any, ...]]
+
+#: A condition in normal form: True, False, ('lit', fact, allowed) or (and|or, (formula, ...)).
+Formula = Any
 
 
-def national_domains() -> dict[str, tuple]:
+def national_domains() -> dict[str, tuple[Any, ...]]:
     """Every fact of ``FACTS`` with its possible values: ``(False, True)`` for a boolean."""
-    return {name: ((False, True) if spec.is_bool else tuple(spec.values)) for name, spec in FACTS.items()}
+    return {name: ((False, True) if spec.is_bool else tuple(spec.values or ())) for name, spec in FACTS.items()}
 
 
 # ------------------------------------------------------------------ validity
@@ -145,12 +148,12 @@ _TRUE = True
 _FALSE = False
 
 
-def _member(value: object, values: tuple) -> bool:
+def _member(value: object, values: tuple[Any, ...]) -> bool:
     # Same comparison as reference.holds: equal and of the same type.
     return any(value == v and type(value) is type(v) for v in values)
 
 
-def _normal(cond: Cond, domains: Domains, negate: bool = False):
+def _normal(cond: Cond, domains: Domains, negate: bool = False) -> Formula:
     if isinstance(cond, In):
         try:
             domain = domains[cond.fact]
@@ -168,7 +171,7 @@ def _normal(cond: Cond, domains: Domains, negate: bool = False):
     raise TypeError(f"not a condition: {cond!r}")
 
 
-def _simplify(f, dom: dict):
+def _simplify(f: Formula, dom: dict[str, Any]) -> Formula:
     """Evaluate ``f`` three-valued under the remaining values ``dom``; return True, False,
     or the formula with its decided parts removed."""
     if f is True or f is False:
@@ -205,13 +208,13 @@ def _simplify(f, dom: dict):
     return (tag, tuple(out))
 
 
-def _first_lit(f):
+def _first_lit(f: Formula) -> Formula:
     while f[0] != "lit":
         f = f[1][0]
     return f
 
 
-def _choose(f):
+def _choose(f: Formula) -> Formula:
     """The leaf to split on: the first leaf of the shortest disjunction at the top."""
     if f[0] == "or":
         return _first_lit(f)
@@ -222,7 +225,7 @@ def _choose(f):
     return _first_lit(best if best is not None else f)
 
 
-def _search(f, dom: dict):
+def _search(f: Formula, dom: dict[str, Any]) -> dict[str, Any] | None:
     while True:
         f = _simplify(f, dom)
         if f is True:
@@ -252,7 +255,7 @@ def _search(f, dom: dict):
     return None
 
 
-def satisfiable(cond: Cond, domains: Domains, *, assume: Cond | None = None) -> dict | None:
+def satisfiable(cond: Cond, domains: Domains, *, assume: Cond | None = None) -> dict[str, Any] | None:
     """A witness: values for the facts ``cond`` and ``assume`` read under which both hold,
     or None if there is none. A fact read but missing from ``domains`` is a KeyError."""
     query = cond if assume is None else All((cond, assume))

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Callable, Iterable, Literal, Mapping
+from typing import Any, Callable, Iterable, Literal, Mapping
 
 from ..law.eras import SCOPE_START
 from ..vocab import EffectKind, Stage
@@ -72,7 +72,7 @@ def _established_parts() -> tuple[Cond, ...]:
 #: What the facts established by earlier stages satisfy whenever a later stage reads them.
 ESTABLISHED_PARTS: tuple[Cond, ...] = _established_parts()
 _ASSUMED = tuple((p, frozenset(facts_of(p))) for p in VALIDITY_PARTS + ESTABLISHED_PARTS)
-DomainsArg = Mapping[str, tuple] | Callable[[Segment], Mapping[str, tuple]] | None
+DomainsArg = Mapping[str, tuple[Any, ...]] | Callable[[Segment], Mapping[str, tuple[Any, ...]]] | None
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class Diagnostic:
     line: int | None
     rule_id: str | None = None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "code": self.code,
             "severity": self.severity,
@@ -114,7 +114,7 @@ def _scope_start(seg: Segment) -> date:
 
 def _ranges(segs: Iterable[Segment]) -> list[tuple[date, date | None]]:
     """Merge consecutive in-scope segments (of one stage) into (start, end) day ranges."""
-    out: list[list] = []
+    out: list[list[Any]] = []
     for seg in sorted(segs, key=lambda s: s.index):
         start = _scope_start(seg)
         if out and out[-1][1] is not None and out[-1][1] + timedelta(days=1) == start:
@@ -133,20 +133,20 @@ class _Checker:
         self.rules: dict[str, Rule] = {r.id: r for s in self.segments for r in s.rules}
         if domains is None:
             national = national_domains()
-            self._domains: Callable[[Segment], Mapping[str, tuple]] = lambda seg: national
+            self._domains: Callable[[Segment], Mapping[str, tuple[Any, ...]]] = lambda seg: national
         elif callable(domains):
             self._domains = domains
         else:
             fixed = domains
             self._domains = lambda seg: fixed
-        self._keep: list = []  # domains seen, so that their ids stay unique
-        self._cache: dict = {}
+        self._keep: list[Any] = []  # domains seen, so that their ids stay unique
+        self._cache: dict[tuple[Any, ...], bool] = {}
         self._facts: dict[int, frozenset[str]] = {}
         self._reqs: dict[int, list[Requirement]] = {}
 
     # ---------------------------------------------------------------- solving
 
-    def domains(self, seg: Segment) -> Mapping[str, tuple]:
+    def domains(self, seg: Segment) -> Mapping[str, tuple[Any, ...]]:
         d = self._domains(seg)
         if not any(d is k for k in self._keep):
             self._keep.append(d)
@@ -160,7 +160,7 @@ class _Checker:
             self._keep.append(cond)
         return found
 
-    def sat(self, key: tuple, seg: Segment, *conds: Cond) -> bool:
+    def sat(self, key: tuple[Any, ...], seg: Segment, *conds: Cond) -> bool:
         """Whether the conditions can hold together for a real request. ``key`` names the
         query (by rule ids and requirement objects), so repeated queries are not re-solved."""
         doms = self.domains(seg)
@@ -258,7 +258,7 @@ class _Checker:
 
     def shadowed(self) -> list[Diagnostic]:
         out: list[Diagnostic] = []
-        verdicts: dict[str, list] = {}  # rule id -> [live pairs, shadowed pairs, shadowing rule ids]
+        verdicts: dict[str, list[Any]] = {}  # rule id -> [live pairs, shadowed pairs, shadowing rule ids]
         for seg in self.segments:
             for rule in seg.rules:
                 kind = rule.effect.kind
@@ -389,7 +389,7 @@ class _Checker:
                 windows.append((lo, hi, q))
         before = [w for w in windows if w[1] is not None and w[1] < start]
         if before:
-            q = max(before, key=lambda w: w[1])[2]
+            q = max(before, key=lambda w: w[1] or w[0])[2]  # w[1] is not None: filtered above
             return q.file, q.line
         after = [w for w in windows if end is not None and w[0] > end]
         if after:

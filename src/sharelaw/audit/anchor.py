@@ -37,7 +37,7 @@ PLAIN_HEAD_RE = re.compile(r"(\d{1,18})[ :](sha256:[0-9a-f]{64})")
 MAX_HEAD_BYTES = 64 * 1024
 
 
-def _crypto():
+def _crypto() -> tuple[Any, Any]:
     try:
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -69,7 +69,7 @@ def key_id(public_key: Any) -> str:
     return "ed25519:" + base64.b64encode(raw).decode("ascii")
 
 
-def generate_key(private_path: str | os.PathLike, public_path: str | os.PathLike) -> str:
+def generate_key(private_path: str | os.PathLike[str], public_path: str | os.PathLike[str]) -> str:
     """Write a new Ed25519 key pair as PEM (the private key PKCS#8, mode 0600, never over an
     existing file; the public key SubjectPublicKeyInfo). Returns the key's id."""
     serialization, ed25519 = _crypto()
@@ -93,7 +93,7 @@ def generate_key(private_path: str | os.PathLike, public_path: str | os.PathLike
     return key_id(key.public_key())
 
 
-def _read_pem(path: str | os.PathLike, what: str) -> bytes:
+def _read_pem(path: str | os.PathLike[str], what: str) -> bytes:
     try:
         with open(path, "rb") as fh:
             data = fh.read(MAX_HEAD_BYTES + 1)
@@ -104,7 +104,7 @@ def _read_pem(path: str | os.PathLike, what: str) -> bytes:
     return data
 
 
-def load_private_key(path: str | os.PathLike) -> Any:
+def load_private_key(path: str | os.PathLike[str]) -> Any:
     """An Ed25519 private key from a PEM file (sharelaw's keygen or ``openssl genpkey -algorithm ed25519``)."""
     serialization, ed25519 = _crypto()
     data = _read_pem(path, "signing key")
@@ -117,7 +117,7 @@ def load_private_key(path: str | os.PathLike) -> Any:
     return key
 
 
-def load_public_key(path: str | os.PathLike) -> Any:
+def load_public_key(path: str | os.PathLike[str]) -> Any:
     """An Ed25519 public key from a PEM file (or the private key's file, whose public half is used)."""
     serialization, ed25519 = _crypto()
     data = _read_pem(path, "public key")
@@ -208,7 +208,7 @@ def expected_head(spec: str, public_key_path: str | None = None) -> ExpectedHead
     return check_signed_head(data, load_public_key(public_key_path))
 
 
-def _plain(match: re.Match) -> ExpectedHead:
+def _plain(match: re.Match[str]) -> ExpectedHead:
     seq, digest = int(match.group(1)), match.group(2)
     if seq == 0 and digest != GENESIS_HASH:
         raise AuditError(f"the head of an empty log (seq 0) is {GENESIS_HASH}")

@@ -229,7 +229,7 @@ def _check_row(row: Row, expected: int, prev_hash: str | None, decisions: set[st
         raise _Damage("body_not_json", f"the stored body is not valid JSON ({exc})", seq, rid) from None
     if not isinstance(body, dict):
         raise _Damage("body_not_json", "the stored body is not a JSON object", seq, rid)
-    rid = body.get("record_id") if isinstance(body.get("record_id"), str) else rid
+    rid = body["record_id"] if isinstance(body.get("record_id"), str) else rid
     try:
         again: bytes | None = recanonical(body, has_float)
     except (UnicodeError, ValueError):

@@ -19,9 +19,12 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+if TYPE_CHECKING:
+    from ..decision import Decision
 
 RECORD_FORMAT = "sharelaw/audit-record@1"
 GENESIS_HASH = "sha256:" + "0" * 64  # prev_hash of the first record of every log
@@ -217,19 +220,23 @@ class StoredRecord:
 
     @property
     def kind(self) -> str:
-        return self.body["kind"]
+        value: str = self.body["kind"]
+        return value
 
     @property
     def record_id(self) -> str:
-        return self.body["record_id"]
+        value: str = self.body["record_id"]
+        return value
 
     @property
     def decision_id(self) -> str:
-        return self.body["decision_id"]
+        value: str = self.body["decision_id"]
+        return value
 
     @property
     def recorded_at(self) -> str:
-        return self.body["recorded_at"]
+        value: str = self.body["recorded_at"]
+        return value
 
     @property
     def actor(self) -> Actor:
@@ -237,15 +244,17 @@ class StoredRecord:
 
     @property
     def prev_hash(self) -> str:
-        return self.body["prev_hash"]
+        value: str = self.body["prev_hash"]
+        return value
 
     # decision records
     @property
     def request(self) -> dict[str, Any]:
-        return self.body["request"]
+        value: dict[str, Any] = self.body["request"]
+        return value
 
     @property
-    def decision(self):
+    def decision(self) -> "Decision":
         """The stored decision as a ``Decision`` (decision records only)."""
         from ..decision import Decision
 
@@ -253,7 +262,8 @@ class StoredRecord:
 
     @property
     def bundle_hash(self) -> str:
-        return self.body["bundle_hash"]
+        value: str = self.body["bundle_hash"]
+        return value
 
     # action records
     @property

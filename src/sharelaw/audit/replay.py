@@ -32,7 +32,7 @@ added since, which take their defaults (every field added to the request has one
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from .._version import __version__
 from ..decision import SCHEMA_VERSION
@@ -226,7 +226,7 @@ class _Engines:
             engine.close()
 
 
-def _decisions(log: AuditLog, progress: Progress | None):
+def _decisions(log: AuditLog, progress: Progress | None) -> Iterator[StoredRecord]:
     total = len(log)
     done = 0
     for rec in log.records():
@@ -436,7 +436,8 @@ def _req_summary(r: dict[str, Any] | None) -> str | None:
     if r is None:
         return None
     by = r.get("satisfied_by") or r.get("failed_by") or r.get("referred_by") or []
-    return r["status"] + (f" by {', '.join(by)}" if by else "")
+    status: str = r["status"]
+    return status + (f" by {', '.join(by)}" if by else "")
 
 
 def _other_versions(report: ReplayReport) -> dict[str, int]:

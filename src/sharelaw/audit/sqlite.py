@@ -32,7 +32,7 @@ class SQLiteStore(Store):
     _ph = "?"
     _snapshot_sql = "BEGIN"
 
-    def __init__(self, path: str | os.PathLike, *, create: bool = True, read_only: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True, read_only: bool = False) -> None:
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
         self.read_only = read_only
@@ -75,7 +75,8 @@ class SQLiteStore(Store):
         self._conn = self._connect(self._uri("mode=ro"), uri=True)
         try:
             self._ensure_schema(False)
-            return self._conn
+            conn: sqlite3.Connection = self._conn
+            return conn
         except sqlite3.OperationalError as exc:
             self._conn.close()
             if getattr(exc, "sqlite_errorname", "") not in ("SQLITE_READONLY_DIRECTORY", "SQLITE_CANTOPEN",
@@ -107,7 +108,8 @@ class SQLiteStore(Store):
         except BaseException:
             self._conn.close()
             raise
-        return self._conn
+        opened: sqlite3.Connection = self._conn
+        return opened
 
     def _ensure_schema(self, create: bool) -> None:
         exists = self._one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_records'")

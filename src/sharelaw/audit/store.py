@@ -64,6 +64,7 @@ class Store:
     url: str
     _ph = "?"
     _lock: threading.RLock
+    _conn: Any  # a DB-API connection (sqlite3 or psycopg)
     read_only: bool = False
 
     def _init_group_commit(self) -> None:
@@ -102,17 +103,18 @@ class Store:
     def _sql(self, query: str) -> str:
         return query if self._ph == "?" else query.replace("?", self._ph)
 
-    def _execute(self, query: str, params: tuple = ()) -> Any:
+    def _execute(self, query: str, params: tuple[Any, ...] = ()) -> Any:
         with self._damage_as_log_damaged():
             return self._conn.execute(self._sql(query), params)
 
-    def _one(self, query: str, params: tuple = ()) -> Any:
+    def _one(self, query: str, params: tuple[Any, ...] = ()) -> Any:
         with self._damage_as_log_damaged():
             return self._conn.execute(self._sql(query), params).fetchone()
 
-    def _all(self, query: str, params: tuple = ()) -> list:
+    def _all(self, query: str, params: tuple[Any, ...] = ()) -> list[Any]:
         with self._damage_as_log_damaged():
-            return self._conn.execute(self._sql(query), params).fetchall()
+            rows: list[Any] = self._conn.execute(self._sql(query), params).fetchall()
+            return rows
 
     @contextmanager
     def _damage_as_log_damaged(self) -> Iterator[None]:
@@ -309,9 +311,10 @@ class Store:
 
     def rows(self, after: int = 0) -> Iterator[Row]:
         def fetch(last: int) -> list[Row]:
-            return self._read(lambda: [Row(int(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in self._all(
+            rows: list[Row] = self._read(lambda: [Row(int(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in self._all(
                 "SELECT seq, record_id, kind, decision_id, body, hash FROM audit_records WHERE seq > ? ORDER BY seq LIMIT "
                 + str(BATCH), (last,))])
+            return rows
 
         return iter_batches(lambda last: fetch(max(last, after)))
 
@@ -362,7 +365,7 @@ class _Pending:
         self.error: BaseException | None = None
 
 
-def initial_rows() -> list[tuple[str, tuple]]:
+def initial_rows() -> list[tuple[str, tuple[Any, ...]]]:
     """The rows a new log starts with: its head (nothing recorded) and its format."""
     return [
         ("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, ?) ON CONFLICT DO NOTHING", (GENESIS_HASH,)),

@@ -6,16 +6,24 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from dateutil.parser import isoparse
+from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import MAX_LISTED_ERRORS, FieldError, RequestError, RulesetError
+from ..errors import MAX_LISTED_ERRORS, FieldError, Problem, RequestError, RulesetError, with_columns
 from ..law.eras import SCOPE_START
 from ..rules.bundle import Bundle
+
+if TYPE_CHECKING:
+    from ..audit import AuditLog
+    from ..engine.pipeline import Engine
+
+_Run = TypeVar("_Run", bound=Callable[[argparse.Namespace], Any])
 
 EXIT_OK = 0
 
@@ -25,12 +33,77 @@ EXIT_INPUT = 2
 
 
 class InputError(Exception):
-    """Bad input other than the request itself: every line is printed on stderr."""
+    """Bad input other than the request itself (exit 2). Either ``problems`` (rule, scenario
+    and other file errors, each printed in the one format ``file:line:col: code: message
+    [rule id]``) or plain ``lines`` (usage errors, printed as given); on stdout as the JSON
+    error document too under ``--format json`` (``error_document``)."""
 
 
-    def __init__(self, lines: list[str]) -> None:
-        super().__init__("\n".join(lines))
-        self.lines = lines
+    def __init__(self, lines: list[str] | None = None, *, problems: list[Problem] | None = None,
+                 code: str = "usage_error") -> None:
+        if problems is None:
+            given = [line for line in (lines or []) if line.strip() and not line.startswith(" ")]
+            if any(line.startswith("error: ") for line in given):
+                given = [line for line in given if line.startswith("error: ")]  # not the usage line
+            problems = [Problem(code, line.removeprefix("error: ").strip()) for line in given]
+            if lines and not problems:
+                problems = [Problem(code, " ".join(l.strip() for l in lines))]
+        else:
+            problems = with_columns(problems)
+            lines = [p.render() for p in problems]
+        super().__init__("\n".join(lines or []))
+        self.lines = lines or []
+        self.problems = problems
+        self.code = code
+
+    @classmethod
+    def of(cls, exc: RulesetError, code: str = "rules_invalid") -> "InputError":
+        """The rule- or scenario-file errors of ``exc``, every one, in the one format."""
+        return cls(problems=exc.problems(), code=code)
+
+
+class ErrorEntry(BaseModel):
+    """One problem (``sharelaw.errors.Problem``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(description="a stable code, e.g. ruleset_unknown_fact, request_invalid's field codes")
+    message: str
+    file: str | None = Field(description="the file the problem is in (a rule, scenario or request file)")
+    line: int | None = Field(description="1-based line in the file, where known")
+    column: int | None = Field(description="1-based column in the line, where known")
+    rule_id: str | None = Field(description="the rule, requirement or scenario concerned, where known")
+    loc: str | None = Field(description="the field of a request (dotted path), where the problem is one")
+    severity: Literal["error", "warning"]
+
+
+class ErrorDocument(BaseModel):
+    """What every command prints on standard output under --format json when it cannot do its
+    work (exit 2 for invalid input, 1 for an internal error); ``sharelaw schema error``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(description="what kind of failure: request_invalid, rules_invalid, scenarios_invalid, "
+                      "usage_error, internal_error, ...")
+    count: int = Field(description="how many problems there are in all")
+    errors: list[ErrorEntry] = Field(description=f"the first {MAX_LISTED_ERRORS} problems")
+
+
+def error_document(code: str, problems: list[Problem]) -> dict[str, Any]:
+    return {"code": code, "count": len(problems), "errors": [p.to_dict() for p in problems[:MAX_LISTED_ERRORS]]}
+
+
+def report_problems(code: str, problems: list[Problem], *, json_output: bool,
+                    lines: list[str] | None = None) -> None:
+    """Every problem on stderr (``lines`` if given, else each rendered), and under ``json_output``
+    the error document on stdout: the shared way a command reports what stopped it."""
+    shown = lines if lines is not None else [p.render() for p in problems[:MAX_LISTED_ERRORS]]
+    for line in shown:
+        print(line, file=sys.stderr)
+    if lines is None and len(problems) > MAX_LISTED_ERRORS:
+        print(f"... and {len(problems) - MAX_LISTED_ERRORS} more error(s) not listed", file=sys.stderr)
+    if json_output:
+        sys.stdout.write(to_json(error_document(code, problems)))
 
 
 def add_actor_options(parser: argparse.ArgumentParser) -> None:
@@ -39,21 +112,33 @@ def add_actor_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--person", help="an identifier of the practitioner, if recorded")
 
 
-def add_rules_option(parser: argparse.ArgumentParser) -> None:
+def add_rules_option(parser: argparse.ArgumentParser, *, many: bool = False) -> None:
+    """``--rules PATH``, repeatable (``--rules A --rules B``). ``many`` also takes several
+    paths after one ``--rules`` (``--rules A B``): only for commands without a positional
+    argument, where it cannot swallow one (``decide --rules X.yaml req.json`` must work)."""
     parser.add_argument(
         "--rules",
-        nargs="+",
-        action="extend",
+        nargs="+" if many else None,
+        action="extend" if many else "append",
         metavar="PATH",
-        help="rule files or directories to use instead of the shipped rules",
+        help="a rule file or directory to use instead of the shipped rules (repeat for several: "
+        "--rules A --rules B)",
     )
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def iso_date(text: str) -> date:
+    """A day written YYYY-MM-DD, as strictly as a request's ``as_at``: no '2012' for 1 January,
+    no time, no timezone, no week date (stdlib ``date.fromisoformat`` after a format check,
+    since it alone accepts '20120101' and '2012-W01-1')."""
+    if not _ISO_DATE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date written YYYY-MM-DD")
     try:
-        return isoparse(text).date()
-    except (ValueError, OverflowError):
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date written YYYY-MM-DD") from None
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a real calendar date (YYYY-MM-DD)") from None
 
 
 def scope_date(text: str) -> date:
@@ -78,7 +163,7 @@ MAX_EXAMPLES = 100_000
 MAX_CLASSES = 100_000_000
 
 
-def whole_number(low: int, high: int):
+def whole_number(low: int, high: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -103,7 +188,7 @@ def seconds(text: str) -> float:
     return value
 
 
-def open_log(url: str, *, create: bool = False, read_only: bool = False):
+def open_log(url: str, *, create: bool = False, read_only: bool = False) -> AuditLog:
     """The log at ``url``; ``read_only`` for the commands that only read it (verify, head,
     show, export, replay), so that an auditor with read access alone can run them."""
     from ..audit import AuditError, AuditLog, LogDamaged
@@ -117,7 +202,7 @@ def open_log(url: str, *, create: bool = False, read_only: bool = False):
         raise InputError([f"error: {exc}"]) from None
 
 
-def damaged_log_verdict(run):
+def damaged_log_verdict(run: _Run) -> _Run:
     """A log whose store is damaged (not a database, truncated, corrupt) gives the verdict
     DAMAGED with the reason and exit 1, as any other damage: on stdout for verify and
     replay (as JSON with --format json), on stderr for the other audit commands."""
@@ -125,7 +210,7 @@ def damaged_log_verdict(run):
 
 
     @functools.wraps(run)
-    def guarded(args: argparse.Namespace):
+    def guarded(args: argparse.Namespace) -> Any:
         from ..audit import LogDamaged, damaged_report
 
 
@@ -142,7 +227,7 @@ def damaged_log_verdict(run):
         return "", EXIT_INTERNAL
 
 
-    return guarded
+    return guarded  # type: ignore[return-value]
 
 
 def actor_of(args: argparse.Namespace) -> dict[str, Any]:
@@ -163,30 +248,56 @@ def actor_of(args: argparse.Namespace) -> dict[str, Any]:
 
 
 class Progress:
-    """'replayed N/M' on stderr, at most a few times a second, for long runs."""
+    """A progress bar on stderr (rich: count, rate, elapsed, ETA) for long runs: replay, prove.
+
+    Shown only when stderr is a terminal, unless ``force`` (``--progress``) asks for it anyway;
+    never on stdout, so it cannot mix with a report. rich honours NO_COLOR (no colour) and
+    TERM=dumb; on a stream that is not a terminal it would only print the finished bar, which
+    is why a non-TTY gets nothing unless forced. Called as ``progress(done, total[, label])``."""
 
 
-    def __init__(self, verb: str) -> None:
-        import time
-
-
-        self._time = time.monotonic
+    def __init__(self, verb: str, unit: str = "record(s)", *, force: bool | None = None) -> None:
         self._verb = verb
-        self._last = 0.0
-        self._shown = False
+        self._unit = unit
+        self._bar: Any = None
+        self._task: Any = None
+        self.enabled = force if force is not None else sys.stderr.isatty()
 
 
-    def __call__(self, done: int, total: int) -> None:
-        now = self._time()
-        if now - self._last >= 0.25 or done == total:
-            self._last = now
-            self._shown = True
-            print(f"\r{self._verb} {done}/{total} record(s)", end="", file=sys.stderr, flush=True)
+    def __call__(self, done: int, total: int, label: str | None = None) -> None:
+        if not self.enabled:
+            return
+        if self._bar is None:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TaskProgressColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+            from rich.progress import Progress as Bar
+
+            console = Console(file=sys.stderr, force_terminal=True if not sys.stderr.isatty() else None)
+            self._bar = Bar(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(self._unit),
+                TaskProgressColumn(), TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+                TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[label]}"),
+                console=console, transient=False, refresh_per_second=4,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task(self._verb, total=total, rate="", label="")
+        task = self._bar.tasks[0]
+        speed = task.speed
+        rate = f"{speed:,.1f}/s" if speed else ""
+        self._bar.update(self._task, completed=done, total=total, rate=rate, label=label or "")
 
 
     def finish(self) -> None:
-        if self._shown:
-            print(file=sys.stderr, flush=True)
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
 
 
 def _under(path: Path, root: Path) -> bool:
@@ -206,6 +317,11 @@ def read_request(name: str) -> Any:
         message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         error = FieldError("<request>", f"cannot read {label}: {message}", "file_unreadable")
         raise RequestError([error], code="request_unreadable") from None
+    return parse_request(raw, label)
+
+
+def parse_request(raw: bytes, label: str) -> Any:
+    """Request bytes parsed as JSON (any JSON encoding, bounded, duplicate keys refused)."""
     if len(raw) > MAX_REQUEST_BYTES:
         # Validating a request of millions of entries would take gigabytes; no real request is near this.
         error = FieldError("<request>", f"{label} is larger than {MAX_REQUEST_BYTES} bytes; no sharing request is", "too_large")
@@ -230,9 +346,9 @@ def parse_json_bytes(raw: bytes, label: str, *, duplicates: bool = True) -> Any:
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad encoding, nested too deeply
         error = FieldError("<request>", f"{label} is not valid JSON: {exc}", "json_invalid")
         raise RequestError([error], code="request_not_json") from None
-    duplicates = list(_duplicate_keys(data)) if duplicates else []
-    if duplicates:
-        raise RequestError(duplicates, code="request_duplicate_key")
+    repeated = list(_duplicate_keys(data)) if duplicates else []
+    if repeated:
+        raise RequestError(repeated, code="request_duplicate_key")
     return data
 
 
@@ -245,18 +361,19 @@ def _stdin_bytes(limit: int) -> bytes:
     """At most ``limit`` bytes of standard input, as bytes, so that it decodes exactly as a file does."""
     buffer = getattr(sys.stdin, "buffer", None)
     if buffer is not None:
-        return buffer.read(limit)
+        data: bytes = buffer.read(limit)
+        return data
     return sys.stdin.read(limit).encode("utf-8", errors="surrogatepass")  # a text stream (an embedding caller)
 
 
-class _RepeatedKeys(dict):
+class _RepeatedKeys(dict[str, Any]):
     """A JSON object that repeats a key: ``repeated`` names each, so the error can say where."""
 
 
     repeated: list[str]
 
 
-def _json_object(pairs: list[tuple[str, Any]]) -> dict:
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) == len(pairs):
         return obj
@@ -270,7 +387,7 @@ def _json_object(pairs: list[tuple[str, Any]]) -> dict:
     return marked
 
 
-def _duplicate_keys(data: Any, loc: str = ""):
+def _duplicate_keys(data: Any, loc: str = "") -> Iterator[FieldError]:
     """A FieldError for each key repeated in an object of ``data`` (JSON would keep only the last)."""
     stack = [(data, loc)]
     while stack:  # iterative: a deeply nested request must not exhaust the stack here
@@ -313,7 +430,7 @@ def load_bundle(paths: list[str], only: set[Path] | None = None) -> Bundle:
                 paths, only = [str(r) for r in roots], set(files)
         bundle = Bundle.load(*paths, only=only)
     except RulesetError as exc:
-        raise InputError(exc.render().splitlines()) from None
+        raise InputError.of(exc) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError([f"error: cannot read the rule files: {exc}"]) from None
     if not bundle.files:
@@ -321,22 +438,21 @@ def load_bundle(paths: list[str], only: set[Path] | None = None) -> Bundle:
     return bundle
 
 
-def report_request_error(exc: RequestError, *, json_output: bool) -> None:
+def report_request_error(exc: RequestError, *, json_output: bool, file: str | None = None) -> None:
     """Every error up to ``MAX_LISTED_ERRORS``, then how many more: output stays bounded."""
     print(f"error: {exc.code}: {len(exc.errors)} error(s) in the request", file=sys.stderr)
-    for error in exc.errors[:MAX_LISTED_ERRORS]:
-        print(str(error), file=sys.stderr)
+    problems = exc.problems(file)
+    # A request has no lines: each field error is named by its field, 'loc: message [code]'.
+    report_problems(exc.code, problems, json_output=json_output, lines=[str(e) for e in exc.errors[:MAX_LISTED_ERRORS]])
     if len(exc.errors) > MAX_LISTED_ERRORS:
         print(f"... and {len(exc.errors) - MAX_LISTED_ERRORS} more error(s) not listed", file=sys.stderr)
-    if json_output:
-        sys.stdout.write(to_json(exc.to_dict()))
 
 
 def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def default_engine():
+def default_engine() -> Engine:
     """The shared engine over the shipped rules, looked up when called (so that a test can
     replace ``sharelaw.default_engine``)."""
     import sharelaw

@@ -24,14 +24,20 @@ from ._common import (
 from ._render import render_text
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     audit = commands.add_parser("audit", help="record decisions in an audit log, verify and export it")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
-    record = audit_commands.add_parser("record", help="decide a request and record the decision in a log")
-    record.add_argument("request", metavar="REQUEST.json", help="the request as JSON; '-' reads standard input")
-    record.add_argument("--log", required=True, metavar="LOG", help="the audit log (created if absent)")
+    record = audit_commands.add_parser(
+        "record", help="decide a request and record the decision in a log",
+        usage="sharelaw audit record LOG REQUEST.json --agency AGENCY --role ROLE [options]",
+        description="LOG first, as in every other audit command (the audit log, created if absent); "
+        "REQUEST.json is the request ('-' reads standard input). The older form "
+        "'audit record REQUEST.json --log LOG' is still accepted.")
+    record.add_argument("positionals", nargs="+", metavar="LOG REQUEST.json")
+    record.add_argument("--log", metavar="LOG", help=argparse.SUPPRESS)  # the 0.3.0 form, still accepted
     add_actor_options(record)
-    record.add_argument("--format", choices=["text", "json"], default="text")
+    record.add_argument("--format", choices=["text", "json"], default="text",
+                        help="text (default) or json (the record's id, seq and hash, and the decision)")
     add_rules_option(record)
     record.set_defaults(run=run_audit_record)
     act = audit_commands.add_parser("act", help="record what was actually done about a recorded decision")
@@ -42,7 +48,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     act.set_defaults(run=run_audit_act)
     verify = audit_commands.add_parser("verify", help="check the whole chain and every hash of a log")
     verify.add_argument("log", metavar="LOG")
-    verify.add_argument("--format", choices=["text", "json"], default="text")
+    verify.add_argument("--format", choices=["text", "json"], default="text",
+                        help="text (default) or json (the verification report)")
     verify.add_argument("--expect-head", metavar="FILE|HASH",
                         help="a head published earlier (sha256:HASH, 'SEQ sha256:HASH', or a file from 'audit head', "
                         "signed or not) that the log must still hold")
@@ -54,7 +61,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     show.set_defaults(run=run_audit_show)
     export = audit_commands.add_parser("export", help="export a log as JSON Lines or CSV")
     export.add_argument("log", metavar="LOG")
-    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl",
+                        help="jsonl (default: one record per line, as stored) or csv (one row per record)")
     export.add_argument("--output", metavar="FILE", help="write here instead of standard output")
     export.set_defaults(run=run_audit_export)
     head = audit_commands.add_parser("head", help="print the log's last sequence number and hash (to publish)")
@@ -70,6 +78,13 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 @damaged_log_verdict
 def run_audit_record(args: argparse.Namespace) -> str:
+    given = list(args.positionals)
+    if args.log is not None and len(given) == 1:
+        args.request = given[0]
+    elif args.log is None and len(given) == 2:
+        args.log, args.request = given
+    else:
+        raise InputError(["error: usage: sharelaw audit record LOG REQUEST.json --agency AGENCY --role ROLE"])
     actor = actor_of(args)
     request = validate_request(read_request(args.request))
     engine = Engine(load_bundle(args.rules)) if args.rules else default_engine()

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import fnmatch
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..engine.pipeline import Engine
 from ..errors import RulesetError
+from ._formats import github, junit, sarif
 from ._common import (
     EXIT_INTERNAL,
     EXIT_OK,
@@ -14,6 +18,7 @@ from ._common import (
     MAX_CLASSES,
     MAX_EXAMPLES,
     InputError,
+    Progress,
     _under,
     iso_date,
     default_engine,
@@ -24,8 +29,11 @@ from ._common import (
     whole_number,
 )
 
+if TYPE_CHECKING:
+    from ..scenarios import Scenario
 
-def register(commands: argparse._SubParsersAction) -> None:
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     test = commands.add_parser(
         "test", help="run scenario files against rule files and report rule coverage",
         description="PATHs are rule files, scenario files or directories of either (told apart by their "
@@ -34,6 +42,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     test.add_argument("paths", nargs="+", metavar="PATH")
     test.add_argument("--require-full-coverage", action="store_true",
                       help="fail unless every rule fires in some scenario and is at its limit in another")
+    test.add_argument("--format", choices=["text", "json", "junit"], default="text",
+                      help="text (default), json (one object: results, coverage), or junit (JUnit XML for CI)")
+    test.add_argument("-k", dest="pattern", metavar="PATTERN",
+                      help="run only the scenarios whose id (or file name) contains PATTERN, or matches it as a "
+                      "glob ('cp-*'); case-insensitive")
+    test.add_argument("-v", "--verbose", action="store_true", help="list every scenario run, passed or not")
     test.set_defaults(run=run_test)
 
     checker = commands.add_parser(
@@ -43,7 +57,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         "is no error (1 otherwise; with --strict, warnings count too).",
     )
     checker.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: the shipped rules)")
-    checker.add_argument("--format", choices=["text", "json"], default="text")
+    checker.add_argument("--format", choices=["text", "json", "sarif", "github"], default="text",
+                         help="text (default); json; sarif (SARIF 2.1.0, for code scanning); github (GitHub "
+                         "Actions annotations)")
     checker.add_argument("--strict", action="store_true", help="fail on warnings as well as errors")
     checker.add_argument("--today", type=iso_date, metavar="YYYY-MM-DD",
                          help="judge review dates as at this day (default: today)")
@@ -68,7 +84,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help=f"per segment, enumerate for at most this long (default 2; more than 0, at most {MAX_BUDGET:g})")
     prover.add_argument("--examples", type=whole_number(1, MAX_EXAMPLES), default=300, metavar="N",
                         help=f"hypothesis examples per segment that could not be exhausted (default 300; 1 to {MAX_EXAMPLES:,})")
-    prover.add_argument("--format", choices=["text", "json"], default="text")
+    prover.add_argument("--format", choices=["text", "json"], default="text",
+                        help="text (default) or json (the report; an error document if the rules are invalid)")
+    prover.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="a progress bar on stderr (default: when stderr is a terminal)")
     prover.set_defaults(run=run_prove)
 
 
@@ -78,7 +97,7 @@ def run_test(args: argparse.Namespace) -> tuple[str, int]:
     try:
         rule_files, scenario_files = scenarios.split_paths(args.paths)
     except RulesetError as exc:
-        raise InputError([getattr(exc, "render")()]) from None
+        raise InputError.of(exc) from None
     if not scenario_files:
         raise InputError(["error: no scenario files (format: sharelaw/scenarios@1) among the paths given"])
     if rule_files:
@@ -96,11 +115,23 @@ def run_test(args: argparse.Namespace) -> tuple[str, int]:
     try:
         loaded = scenarios.load(scenario_files)
     except RulesetError as exc:
-        raise InputError(exc.render().splitlines()) from None
-    results = [scenarios.run(engine, s) for s in loaded]
+        raise InputError.of(exc, "scenarios_invalid") from None
+    if args.pattern:
+        loaded = [s for s in loaded if _selected(s, args.pattern)]
+        if not loaded:
+            raise InputError([f"error: no scenario matches -k {args.pattern!r}"])
+    started = time.perf_counter()
+    results, times = [], []
+    for s in loaded:
+        t0 = time.perf_counter()
+        results.append(scenarios.run(engine, s))
+        times.append(time.perf_counter() - t0)
+    elapsed = time.perf_counter() - started
     out: list[str] = []
     for r in results:
         if r.passed:
+            if args.verbose:
+                out.append(f"PASS {r.scenario.id}  ({r.scenario.file}:{r.scenario.line})")
             continue
         out.append(f"FAIL {r.scenario.id}  ({r.scenario.file}:{r.scenario.line})")
         if r.scenario.description:
@@ -126,7 +157,31 @@ def run_test(args: argparse.Namespace) -> tuple[str, int]:
         out.append(f"  no scenario at its limit: {rid}")
     out.append(f"{len(results) - failed} passed, {failed} failed")
     code = EXIT_INTERNAL if failed or (args.require_full_coverage and not cov.complete) else EXIT_OK
-    return "\n".join(out) + "\n", code
+    if args.format == "text":
+        return "\n".join(out) + "\n", code
+    cases = [{"id": r.scenario.id, "file": r.scenario.file, "line": r.scenario.line, "passed": r.passed,
+              "seconds": t, "failures": [{"what": m.what, "expected": m.expected, "got": m.got} for m in r.failures]}
+             for r, t in zip(results, times)]
+    if args.format == "junit":
+        return junit("sharelaw test", cases, elapsed), code
+    for c in cases:
+        c.pop("seconds")
+    return to_json({
+        "ok": code == EXIT_OK, "passed": len(results) - failed, "failed": failed,
+        "bundle_hash": bundle.content_hash, "rules": counted,
+        "coverage": {"fired": counted - len(cov.never_fired), "at_limit": counted - len(cov.no_limit),
+                     "never_fired": list(cov.never_fired), "no_limit": list(cov.no_limit), "complete": cov.complete},
+        "scenarios": cases,
+    }), code
+
+
+def _selected(scenario: "Scenario", pattern: str) -> bool:
+    """pytest's -k in spirit: a substring of the id or file name, or a glob over the id."""
+    p = pattern.lower()
+    sid, name = scenario.id.lower(), Path(scenario.file).name.lower()
+    if any(c in p for c in "*?["):
+        return fnmatch.fnmatchcase(sid, p) or fnmatch.fnmatchcase(name, p)
+    return p in sid or p in name
 
 
 def run_check(args: argparse.Namespace) -> tuple[str, int]:
@@ -138,6 +193,10 @@ def run_check(args: argparse.Namespace) -> tuple[str, int]:
         data = report.as_dict()
         data["ok"] = ok
         return to_json(data), EXIT_OK if ok else EXIT_INTERNAL
+    if args.format == "sarif":
+        return sarif(report.problems()), EXIT_OK if ok else EXIT_INTERNAL
+    if args.format == "github":
+        return github(report.problems()), EXIT_OK if ok else EXIT_INTERNAL
     text = report.text(strict=args.strict)
     if getattr(args, "headroom", False):
         text += report.headroom_text()
@@ -147,11 +206,18 @@ def run_check(args: argparse.Namespace) -> tuple[str, int]:
 def run_prove(args: argparse.Namespace) -> tuple[str, int]:
     from ..analysis.prove import prove
 
+    from ..analysis.prove import ProveUnavailable
+
+    progress = Progress("proving", "segment(s)", force=args.progress)
     try:
         result = prove(args.paths, days=args.as_at, max_classes=args.max_classes, budget=args.budget,
-                       examples=args.examples)
+                       examples=args.examples, progress=progress if progress.enabled else None)
     except RulesetError as exc:
-        raise InputError(exc.render().splitlines()) from None
+        raise InputError.of(exc) from None
+    except ProveUnavailable as exc:
+        raise InputError([f"error: {exc}"], code="missing_dependency") from None
+    finally:
+        progress.finish()
     if args.format == "json":
         return to_json(result.as_dict()), EXIT_OK if result.ok else EXIT_INTERNAL
     return result.text(), EXIT_OK if result.ok else EXIT_INTERNAL

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from ..decision import Decision
 from ..engine.pipeline import Engine, validate_request
 from ..request import SharingRequest
-from ..rules.model import RulesetFile
+from ..rules.model import ProtocolFile, RulesetFile
 from ._common import (
+    InputError,
+    ErrorDocument,
     add_rules_option,
     default_engine,
     load_bundle,
@@ -21,13 +24,26 @@ SCHEMAS = {
     "request": lambda: SharingRequest.model_json_schema(mode="validation"),
     "decision": lambda: Decision.model_json_schema(mode="serialization"),
     "ruleset": lambda: RulesetFile.model_json_schema(mode="validation"),
+    "error": lambda: ErrorDocument.model_json_schema(mode="serialization"),
+    "scenario": lambda: _scenario_schema(),
+    "protocol": lambda: ProtocolFile.model_json_schema(mode="validation"),
 }
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def _scenario_schema() -> dict[str, Any]:
+    from ..scenarios import ScenarioFileModel
+
+    return ScenarioFileModel.model_json_schema(mode="validation")
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     decide = commands.add_parser("decide", help="decide a sharing request")
-    decide.add_argument("request", metavar="REQUEST.json", help="the request as JSON; '-' reads standard input")
-    decide.add_argument("--format", choices=["text", "json", "markdown", "jsonld", "html"], default="text")
+    decide.add_argument("request", metavar="REQUEST.json", nargs="?", help="the request as JSON; '-' reads standard input")
+    decide.add_argument("--format", choices=["text", "json", "markdown", "jsonld", "html"], default="text",
+                        help="text (default, for a terminal), json (the Decision, `sharelaw schema decision`), "
+                        "markdown (the full explanation), jsonld (DPV JSON-LD) or html (a report page)")
+    decide.add_argument("--batch", metavar="FILE.jsonl", help="decide one request per line (JSON Lines; '-' reads "
+                        "standard input), writing one JSON result per line (see docs)")
     add_rules_option(decide)
     decide.set_defaults(run=run_decide)
 
@@ -36,7 +52,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     schema.set_defaults(run=run_schema)
 
 
-def run_decide(args: argparse.Namespace) -> str:
+def run_decide(args: argparse.Namespace) -> str | tuple[str, int]:
+    if args.batch is not None:
+        from .batch import run_batch
+
+        return run_batch(args)
+    if args.request is None:
+        raise InputError(["usage: sharelaw decide REQUEST.json [options] | sharelaw decide --batch FILE.jsonl [options]",
+                          "error: give REQUEST.json (or '-' for standard input), or --batch FILE"])
     request = validate_request(read_request(args.request))
     if args.rules:
         engine = Engine(load_bundle(args.rules))

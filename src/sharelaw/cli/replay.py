@@ -19,7 +19,7 @@ from ._common import (
 )
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     replay = commands.add_parser(
         "replay", help="re-run the decisions of an audit log",
         description="Without --against: re-run every decision with the rules archived for it and confirm the "
@@ -28,8 +28,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         "differ, stage by stage.",
     )
     replay.add_argument("log", metavar="LOG")
-    replay.add_argument("--against", metavar="current|sha256:HASH")
-    replay.add_argument("--format", choices=["text", "json"], default="text")
+    replay.add_argument("--against", metavar="current|sha256:HASH",
+                        help="compare instead of reproduce: 'current' (the shipped rules, or --rules) or a bundle "
+                        "archived in the log (sha256:HASH, as in the records' bundle_hash)")
+    replay.add_argument("--format", choices=["text", "json"], default="text",
+                        help="text (default) or json (the replay report)")
     replay.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="show progress on stderr (default: when stderr is a terminal)")
     replay.add_argument("--evaluator", choices=["recorded", "durable", "compiled", "reference"], default="recorded",
@@ -76,8 +79,9 @@ def run_replay(args: argparse.Namespace) -> tuple[str, int]:
     evaluator = None if args.evaluator == "recorded" else args.evaluator
     if args.jobs > 1 or args.dask is not None:
         return _run_parallel(args, evaluator)
-    show = args.progress if args.progress is not None else sys.stderr.isatty()
-    progress = Progress("replayed") if show else None
+    progress: Progress | None = Progress("replayed", force=args.progress)
+    if progress is not None and not progress.enabled:
+        progress = None
     with open_log(args.log, read_only=True) as log:
         check = log.verify()
         if not check.ok:

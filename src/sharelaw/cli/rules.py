@@ -21,20 +21,22 @@ from ._common import (
 from ._render import render_rule_table
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rules = commands.add_parser("rules", help="inspect the rules")
     rules_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="COMMAND")
     listing = rules_commands.add_parser("list", help="list the rules, optionally only those in force on a day")
     listing.add_argument("--as-at", type=iso_date, metavar="YYYY-MM-DD", help="only rules in force on this day")
-    listing.add_argument("--stage", choices=[s.value for s in Stage])
-    listing.add_argument("--format", choices=["text", "json"], default="text")
-    add_rules_option(listing)
+    listing.add_argument("--stage", choices=[s.value for s in Stage], help="only the rules of this stage")
+    listing.add_argument("--format", choices=["text", "json"], default="text",
+                         help="text (default, a table) or json (the rules and the bundle hash)")
+    add_rules_option(listing, many=True)
     listing.set_defaults(run=run_rules_list)
     changes = rules_commands.add_parser("diff", help="what came into force, ended or changed between two dates")
     changes.add_argument("--from", dest="start", type=scope_date, required=True, metavar="YYYY-MM-DD")
     changes.add_argument("--to", dest="end", type=scope_date, required=True, metavar="YYYY-MM-DD")
-    changes.add_argument("--format", choices=["text", "json"], default="text")
-    add_rules_option(changes)
+    changes.add_argument("--format", choices=["text", "json"], default="text",
+                         help="text (default) or json (every change, with its citations)")
+    add_rules_option(changes, many=True)
     changes.set_defaults(run=run_rules_diff)
     timeline = rules_commands.add_parser("timeline", help="draw which rules of each stage were in force, 2000 to a date")
     timeline.add_argument("--out", required=True, metavar="FILE.svg|FILE.png", help="the picture to write")
@@ -119,7 +121,7 @@ def diff_document(bundle: Bundle, start: date, end: date) -> dict[str, Any]:
         sources = [c.resolve(day) for c in rule.citations if c.applies_on(day)] or [rule.citations[0].resolve(day)]
         return {"label": sources[0].label, "url": sources[0].url}
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for c in changes:
         if c.rule is not None:
             day = start if c.kind == "ended" else end
@@ -131,6 +133,7 @@ def diff_document(bundle: Bundle, start: date, end: date) -> dict[str, Any]:
                 "citations_before": c.before or None, "citations_after": c.after or None,
             })
         else:
+            assert c.requirement is not None  # a change is of a rule or of a requirement
             rows.append({"change": c.kind, "id": c.id, "stage": c.requirement.stage.value,
                          "title": f"requirement: {c.requirement.title}"})
     return {"from": start.isoformat(), "to": end.isoformat(), "bundle_hash": bundle.content_hash, "changes": rows}

@@ -38,7 +38,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
                        help="answer 503 after this long (default 30)")
     serve.add_argument("--jobs-dir", metavar="DIR", help="where auditor jobs keep their state (default: a new "
                        "temporary directory shared by this instance's workers)")
-    add_rules_option(serve)
+    add_rules_option(serve, many=True)
     serve.set_defaults(run=run_serve)
 
     token = commands.add_parser("token", help="make and list the service's bearer tokens")

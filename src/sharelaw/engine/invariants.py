@@ -29,17 +29,20 @@ The check costs a few microseconds per finding: it only walks the decision once.
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from ..decision import Decision
 from ..errors import EngineError
 from ..law.citations import CitedSource
+if TYPE_CHECKING:
+    from ..rules.bundle import Bundle
+
 from ..vocab import BASIS_RANK, STAGE_ORDER, BasisKind, EffectKind, Outcome, Stage, StageStatus
 
 _SHARING = (Outcome.MAY_SHARE, Outcome.MUST_SHARE)
 
 
-def outcome_for(statuses, basis) -> Outcome:
+def outcome_for(statuses: Iterable[StageStatus], basis: Sequence[Any]) -> Outcome:
     """The outcome of the stage statuses and the ranked stage-1 bases
     (docs/decision-semantics.md section 7): the one statement of the rule, which the
     pipeline decides by and the invariant check holds every decision to."""
@@ -52,7 +55,7 @@ def outcome_for(statuses, basis) -> Outcome:
     return Outcome.MAY_SHARE
 
 
-def check_decision(bundle, decision: Decision) -> Decision:
+def check_decision(bundle: Bundle, decision: Decision) -> Decision:
     """Return ``decision`` unchanged if every invariant holds; else raise ``EngineError``."""
     problems = list(_problems(bundle, decision))
     if problems:
@@ -62,7 +65,7 @@ def check_decision(bundle, decision: Decision) -> Decision:
     return decision
 
 
-def _problems(bundle, d: Decision) -> Iterable[str]:
+def _problems(bundle: Bundle, d: Decision) -> Iterable[str]:
     rules = bundle.rules
     protocols = bundle.protocols
 
@@ -126,7 +129,7 @@ def _problems(bundle, d: Decision) -> Iterable[str]:
 
     # -------------------------------------------------------------- findings (§8, §14)
     considered = {getattr(p, "id", None) for p in (d.protocols or ())}
-    findings: dict[str, object] = {}
+    findings: dict[str, Any] = {}  # what a decision holds, checked attribute by attribute
     for i, f in enumerate(d.findings or ()):
         rid = getattr(f, "rule_id", None)
         if not isinstance(rid, str) or not rid:
@@ -146,8 +149,9 @@ def _problems(bundle, d: Decision) -> Iterable[str]:
         if rid not in findings:
             yield f"relied-on rule {rid!r} is not among the findings"
     for b in basis:
-        f = findings.get(b.rule_id)
-        if f is not None and (f.stage is not Stage.VIRES or f.effect is not EffectKind.SATISFIES or f.basis is not b.kind):
+        found = findings.get(b.rule_id)
+        if found is not None and (found.stage is not Stage.VIRES or found.effect is not EffectKind.SATISFIES
+                                  or found.basis is not b.kind):
             yield f"basis {b.rule_id!r} is not a stage-1 finding satisfying with basis {b.kind.value}"
     not_verified = [rid for rid in relied if rid in findings and findings[rid].verification != "verified"]
     if set(d.unverified or ()) != set(not_verified):
@@ -174,7 +178,7 @@ def _problems(bundle, d: Decision) -> Iterable[str]:
         yield f"bundle_hash {d.bundle_hash!r} is not the bundle's ({bundle.content_hash})"
 
 
-def _stage_problems(st) -> Iterable[str]:
+def _stage_problems(st: Any) -> Iterable[str]:
     name = st.stage.value
     results = list(st.requirements or ())
     for rq in results:
@@ -204,7 +208,7 @@ def _stage_problems(st) -> Iterable[str]:
         yield f"{name} is {getattr(st.status, 'value', st.status)} but its requirement results make it {expected.value}"
 
 
-def _citation_problems(rid: str, citations) -> Iterable[str]:
+def _citation_problems(rid: str, citations: Any) -> Iterable[str]:
     if not citations:
         yield f"finding {rid!r} has no citation"
         return
@@ -215,7 +219,7 @@ def _citation_problems(rid: str, citations) -> Iterable[str]:
             yield f"finding {rid!r} citation {j} has no text"
 
 
-def _coverage_note(rid: str, finding, protocols, considered) -> bool:
+def _coverage_note(rid: str, finding: Any, protocols: Any, considered: set[Any]) -> bool:
     """A finding the engine makes itself: a protocol that was considered does not cover the sharing."""
     ref = getattr(finding, "protocol", None)
     return (

@@ -26,7 +26,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from datetime import date
+from typing import Any, Callable, Literal, Mapping
 
 from pydantic import ValidationError
 
@@ -45,6 +46,7 @@ from ..decision import (
     WayForwardItem,
 )
 from ..errors import EngineError, FieldError, RequestError, SharelawError
+from ..law.citations import CitedSource
 from ..law.eras import era_on
 from ..request import SharingRequest, parse_request
 from .. import request as _request_module
@@ -208,7 +210,8 @@ class Engine:
                 raise EngineError(
                     f"evaluators disagree on {segment.key}: durable-rules fired {ids}, reference fired {expected}"
                 )
-        return ids
+        fired: list[str] = ids
+        return fired
 
     def _run(self, req: SharingRequest) -> tuple[list[_StageRun], dict[str, object], list[_Cover]]:
         facts = request_facts(req)
@@ -325,7 +328,7 @@ class Engine:
         outcome = outcome_for(statuses, basis)
 
         render = _Renderer(req, facts)
-        renderers = {c.protocol.id: render.for_protocol(c.protocol, c.facts) for c in covers}
+        renderers: dict[str | None, _Renderer] = {c.protocol.id: render.for_protocol(c.protocol, c.facts) for c in covers}
         findings = [
             Finding.build(
                 stage=run.stage,
@@ -396,7 +399,7 @@ class Engine:
         return ProtocolRef.build(id=p.id, title=p.title, version=p.version, clause=rule.clause or "")
 
     @staticmethod
-    def _gap_findings(covers: list[_Cover], as_at) -> list[Finding]:
+    def _gap_findings(covers: list[_Cover], as_at: date) -> list[Finding]:
         out = []
         for c in covers:
             if c.covers:
@@ -420,7 +423,7 @@ class Engine:
         return out
 
     @staticmethod
-    def _citations(rule: Rule, as_at) -> list:
+    def _citations(rule: Rule, as_at: date) -> list[CitedSource]:
         """A rule's citations for a day: those valid then, resolved to point-in-time links."""
         return [c.resolve(as_at) for c in rule.citations if c.applies_on(as_at)] or [
             rule.citations[0].resolve(as_at)
@@ -437,14 +440,14 @@ _YIELDED = (
 _RANK = {"failed": 0, "unmet": 0, "refer": 1, "met": 2}
 
 
-def _signed_as(p: Protocol, agency, day) -> bool:
+def _signed_as(p: Protocol, agency: Any, day: date) -> bool:
     partner = p.partner_for(agency.legal_entity)
     return partner is not None and partner.signed_on(day) and agency.kind in partner.kinds
 
 
 def _combine(
     segment: Segment,
-    requirements: list,
+    requirements: list[tuple[Requirement, Callable[..., Any]]],
     fired: list[Rule],
     facts: Mapping[str, object],
     yielded: set[str],
@@ -511,7 +514,7 @@ def _bases(vires: _StageRun) -> list[BasisFound]:
         r for r in vires.shown
         if r.effect.kind is EffectKind.SATISFIES and r.effect.basis is not None and set(r.requirements) & met
     ]
-    found.sort(key=lambda r: (BASIS_RANK[r.effect.basis], r.priority, r.order))
+    found.sort(key=lambda r: (BASIS_RANK[r.effect.basis], r.priority, r.order))  # type: ignore[index]  # basis is not None: filtered above
     return [BasisFound.build(kind=r.effect.basis, rule_id=r.id, title=r.title) for r in found]
 
 
@@ -615,7 +618,7 @@ def _ways_forward(outcome: Outcome, runs: list[_StageRun], missing: list[Missing
     return [WayForwardItem.build(code=c, text=c.label) for c in seen]
 
 
-def _summary(outcome, runs, basis, missing, render) -> str:
+def _summary(outcome: Outcome, runs: list[Any], basis: list[Any], missing: list[Any], render: _Renderer) -> str:
     who = render("{discloser} and {recipient}", capitalise=False)
     if outcome is Outcome.MUST_NOT_SHARE:
         if runs[0].status is StageStatus.FAIL and not any(rq.failed_by for rq in runs[0].requirements):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+_M = TypeVar("_M", bound=BaseModel)
 
 LEGISLATION_BASE = "https://www.legislation.gov.uk/"
 
@@ -77,6 +79,7 @@ class Citation(BaseModel):
         )
 
     def resolve(self, as_at: date) -> "CitedSource":
+        url: str | None
         if self.legislation and not self.url:
             url = f"{LEGISLATION_BASE}{self.legislation}/{as_at.isoformat()}"
         else:
@@ -91,7 +94,7 @@ class Citation(BaseModel):
         )
 
 
-def build_trusted(cls, **values):
+def build_trusted(cls: type[_M], **values: Any) -> _M:
     """Construct a pydantic model from trusted engine data without re-validating it.
 
     pydantic's ``model_construct`` costs several microseconds a call and a decision

@@ -13,6 +13,7 @@ import bisect
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -37,7 +38,7 @@ class EraSpan:
     era: Era
     start: date
     end: date | None  # inclusive last day; None while still current
-    citation: dict
+    citation: dict[str, Any]
     verification: str
 
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterable, Iterator
 
-from ..errors import RulesetError, RulesetErrors
+from ..errors import RulesetError, RulesetErrors, did_you_mean
 from ..vocab import EffectKind, Stage
 from .cache import ParseCache
 from .loader import (
@@ -45,7 +45,7 @@ def _clip(inner: InForce, outer: InForce) -> tuple[date, date | None]:
     return start, (min(ends) if ends else None)
 
 
-def _cut_points(windows) -> list[date]:
+def _cut_points(windows: Iterable[InForce]) -> list[date]:
     """The days on which something starts or stops being in force: segment boundaries."""
     points: set[date] = set()
     for w in windows:
@@ -80,11 +80,11 @@ class Segment:
         return f"{where}{self.stage.value}#{self.index}"
 
     @cached_property
-    def predicates(self) -> tuple[tuple[str, Callable], ...]:
+    def predicates(self) -> tuple[tuple[str, Callable[..., Any]], ...]:
         return tuple((r.id, predicate(r.when)) for r in self.rules)
 
     @cached_property
-    def requirement_tests(self) -> tuple[tuple[Requirement, Callable], ...]:
+    def requirement_tests(self) -> tuple[tuple[Requirement, Callable[..., Any]], ...]:
         return tuple((rq, predicate(rq.when)) for rq in self.requirements)
 
     @cached_property
@@ -107,7 +107,7 @@ class Segment:
 class Bundle:
     """Rule files loaded and checked together. Immutable once built."""
 
-    def __init__(self, files: list, digests: list[tuple[str, str]], sources: dict[str, str]):
+    def __init__(self, files: list[Any], digests: list[tuple[str, str]], sources: dict[str, str]):
         self._digests = digests
         self.sources = sources  # relative path -> file text, for archiving
         self.definitions: list[LoadedDefinitions] = []  # set by the loaders
@@ -116,7 +116,7 @@ class Bundle:
         self.rules: dict[str, Rule] = {}
         self.by_stage: dict[Stage, list[Rule]] = {s: [] for s in Stage}
         self.requirements: dict[Stage, list[Requirement]] = {s: [] for s in Stage}
-        self.file_windows: dict[str, tuple] = {}
+        self.file_windows: dict[str, InForce] = {}
         file_ids: dict[str, str] = {}
         self.protocols: dict[str, Protocol] = {}
         protocol_files = [f for f in files if isinstance(f, LoadedProtocol)]
@@ -139,8 +139,8 @@ class Bundle:
                 self.requirements[rq.stage].append(rq)
             for r in f.rules:
                 if r.id in self.rules:
-                    other = self.rules[r.id]
-                    errors.append(RulesetError("ruleset_duplicate_id", f"rule id '{r.id}' also defined at {other.file}:{other.line}", file=f.path, line=r.line, rule_id=r.id))
+                    first = self.rules[r.id]
+                    errors.append(RulesetError("ruleset_duplicate_id", f"rule id '{r.id}' also defined at {first.file}:{first.line}", file=f.path, line=r.line, rule_id=r.id))
                     continue
                 self.rules[r.id] = r
                 self.by_stage[r.stage].append(r)
@@ -173,7 +173,10 @@ class Bundle:
             if rule is None or rule.protocol is not None or rule.stage is not Stage.VIRES or rule.effect.basis is None:
                 what = "no rule has that id" if rule is None else "it is not a national stage-1 rule that gives a basis"
                 errors.append(RulesetError(
-                    "protocol_unknown_power", f"powers relies on '{ref.rule}', but {what}", file=f.path, line=line))
+                    "protocol_unknown_power", f"powers relies on '{ref.rule}', but {what}"
+                    + (did_you_mean(ref.rule, [i for i, x in self.rules.items() if x.stage is Stage.VIRES
+                                               and x.protocol is None and x.effect.basis is not None])
+                       if rule is None else ""), file=f.path, line=line))
                 continue
             start, end = _clip(rule.in_force, self.file_windows[rule.file])
             gaps = []
@@ -201,7 +204,8 @@ class Bundle:
         """An error for each requirement the rule names that its stage does not declare."""
         declared = {rq.id for rq in self.requirements[r.stage]}
         return [
-            RulesetError("ruleset_unknown_requirement", f"requirement '{req}' is not declared for stage {r.stage.value}",
+            RulesetError("ruleset_unknown_requirement", f"requirement '{req}' is not declared for stage {r.stage.value}"
+                         + did_you_mean(req, declared),
                          file=r.file, line=r.line, rule_id=r.id)
             for req in r.requirements if req not in declared
         ]
@@ -242,7 +246,7 @@ class Bundle:
                     self._segments[key] = seg  # type: ignore[index]
         return seg
 
-    def all_segments(self):
+    def all_segments(self) -> Iterator[Segment]:
         """Every segment: national (stage, index) and per protocol (protocol, stage, index)."""
         for stage in Stage:
             for index in range(len(self._boundaries[stage]) + 1):
@@ -308,7 +312,7 @@ class Bundle:
         from ``cache``)."""
         shared: dict[str, SharedDefinition] = {}
         definitions: list[LoadedDefinitions] = []
-        files: list = []
+        files: list[Any] = []
         digests: list[tuple[str, str]] = []
         sources: dict[str, str] = {}
         for name, rel, text, raw in texts:
@@ -360,7 +364,7 @@ class Bundle:
 
     # -------------------------------------------------------------- time
 
-    def _windows(self, stage: Stage):
+    def _windows(self, stage: Stage) -> Iterator[InForce]:
         for r in self.by_stage[stage]:
             yield r.in_force
             yield self.file_windows[r.file]
@@ -393,7 +397,7 @@ class Bundle:
         end = bounds[index] - timedelta(days=1) if index < len(bounds) else None
         probe = start if start is not None else date.min
 
-        def live(window, file) -> bool:
+        def live(window: InForce, file: str) -> bool:
             return window.covers(probe) and self.file_windows[file].covers(probe)
 
         rules = tuple(r for r in self.by_stage[stage] if live(r.in_force, r.file))

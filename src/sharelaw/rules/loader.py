@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from pydantic import ValidationError
 
-from ..errors import RulesetError, RulesetErrors
+from ..errors import RulesetError, RulesetErrors, did_you_mean
 from ..vocab import EffectKind, Stage
 from .facts import FACTS, MISSING_ITEMS
 from .model import (
@@ -70,6 +70,7 @@ from .model import (
 
 if TYPE_CHECKING:
     from .cache import ParseCache
+    from .protocol import LoadedProtocol
 
 _PLACEHOLDER = re.compile(r"\{([a-z0-9_.]+)\}")
 TEMPLATE_EXTRAS = {"discloser", "recipient", "as_at"}
@@ -89,7 +90,7 @@ class RefusedYAML(yaml.MarkedYAMLError):
     nesting deeper than ``MAX_DEPTH`` (``ruleset_too_deep``). ``code`` is the error code's
     suffix; ``problem_mark`` is where."""
 
-    def __init__(self, code: str, problem: str, mark) -> None:
+    def __init__(self, code: str, problem: str, mark: Any) -> None:
         super().__init__(problem=problem, problem_mark=mark)
         self.code = code
 
@@ -97,7 +98,7 @@ class RefusedYAML(yaml.MarkedYAMLError):
 try:  # libyaml's C parser, if PyYAML was built with it; else the pure-Python one (same behaviour)
     from yaml._yaml import CParser as _CParser
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    _CParser = None
+    _CParser = None  # type: ignore[misc,assignment]
 
 _ALIAS_HINT = "these files do not use YAML anchors or aliases; write the value out (or share a condition with define:/use:)"
 
@@ -120,11 +121,16 @@ class _Checked:
     problems: list[tuple[str, str, int]]
     _depth: int
 
+    if TYPE_CHECKING:  # supplied by the parser and resolver this is mixed into
+        def get_event(self) -> Any: ...
+        def check_event(self, *choices: Any) -> bool: ...
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> Any: ...
+
     def _start(self) -> None:
         self.problems = []  # (code suffix, message, line)
         self._depth = 0
 
-    def compose_node(self, parent, index):  # one node from the events, with the refusals
+    def compose_node(self, parent: Any, index: Any) -> Any:  # one node from the events, with the refusals
         event = self.get_event()
         kind = type(event)
         if kind is yaml.AliasEvent:
@@ -139,6 +145,7 @@ class _Checked:
         if self._depth >= MAX_DEPTH:
             raise RefusedYAML("too_deep", f"mappings and lists nested more than {MAX_DEPTH} deep", event.start_mark)
         self._depth += 1
+        node: Any
         try:
             if kind is yaml.SequenceStartEvent:
                 if tag is None or tag == "!":
@@ -160,7 +167,7 @@ class _Checked:
         finally:
             self._depth -= 1
 
-    def construct_yaml_timestamp(self, node):
+    def construct_yaml_timestamp(self, node: Any) -> Any:
         try:
             return super().construct_yaml_timestamp(node)  # type: ignore[misc]
         except (ValueError, OverflowError) as exc:
@@ -168,7 +175,7 @@ class _Checked:
                 ("bad_dates", f"'{node.value}' is not a date on the calendar: {exc}", node.start_mark.line + 1))
             return node.value
 
-    def construct_yaml_int(self, node):
+    def construct_yaml_int(self, node: Any) -> Any:
         try:
             return super().construct_yaml_int(node)  # type: ignore[misc]
         except ValueError:
@@ -180,7 +187,7 @@ class _Checked:
 class _PyLoader(_Checked, yaml.SafeLoader):
     """The checked loader on PyYAML's pure-Python reader, scanner and parser."""
 
-    def __init__(self, stream) -> None:
+    def __init__(self, stream: Any) -> None:
         super().__init__(stream)
         self._start()
 
@@ -192,14 +199,14 @@ if _CParser is not None:
         the events come from C; nodes are composed by ``_Checked.compose_node`` (the Python
         ``Composer`` comes before ``CParser`` in the MRO), then built by the Python constructor."""
 
-        def __init__(self, stream) -> None:
+        def __init__(self, stream: Any) -> None:
             _CParser.__init__(self, stream)
             yaml.constructor.SafeConstructor.__init__(self)
             yaml.resolver.Resolver.__init__(self)
             yaml.composer.Composer.__init__(self)
             self._start()
 
-    _LOADERS: tuple[type, ...] = (_CLoader, _PyLoader)
+    _LOADERS: tuple[Any, ...] = (_CLoader, _PyLoader)
 else:  # pragma: no cover
     _LOADERS = (_PyLoader,)
 
@@ -223,7 +230,8 @@ _Loader: type = _LOADERS[-1] if os.environ.get("SHARELAW_PURE_YAML") == "1" else
 YAML_PARSER = "python" if _Loader is _PyLoader else "libyaml"
 
 
-def _line_index(node: yaml.Node, path: tuple = (), index: dict | None = None, dupes: list | None = None):
+def _line_index(node: yaml.Node, path: tuple[Any, ...] = (), index: dict[tuple[Any, ...], int] | None = None,
+                dupes: list[tuple[Any, int]] | None = None) -> tuple[dict[tuple[Any, ...], int], list[tuple[Any, int]]]:
     index = {} if index is None else index
     dupes = [] if dupes is None else dupes
     index.setdefault(path, node.start_mark.line + 1)
@@ -246,9 +254,9 @@ def _line_index(node: yaml.Node, path: tuple = (), index: dict | None = None, du
 @dataclass
 class _Source:
     file: str
-    lines: dict[tuple, int]
+    lines: dict[tuple[Any, ...], int]
 
-    def line(self, path: tuple) -> int | None:
+    def line(self, path: tuple[Any, ...]) -> int | None:
         path = tuple(path)
         while path:
             if path in self.lines:
@@ -301,16 +309,18 @@ def yaml_error(exc: yaml.YAMLError, text: str, file: str, prefix: str = "ruleset
     loader refuses, ``<prefix>_yaml_alias`` / ``<prefix>_too_deep``."""
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     if "end of stream" in (getattr(exc, "problem", None) or "") and getattr(exc, "context_mark", None):
-        mark = exc.context_mark  # e.g. an unclosed quote: point at where it opened
+        mark = exc.context_mark  # type: ignore[attr-defined]  # e.g. an unclosed quote: point at where it opened
     line = mark.line + 1 if mark is not None else None
+    column = mark.column + 1 if mark is not None else None
     if isinstance(exc, RefusedYAML):
-        return RulesetError(f"{prefix}_{exc.code}", exc.problem, file=file, line=line)
+        return RulesetError(f"{prefix}_{exc.code}", exc.problem or "", file=file, line=line, column=column)
     problem = getattr(exc, "problem", None) or str(exc)
     if isinstance(exc, yaml.reader.ReaderError):  # a control character: say which, and where
         problem = f"character {exc.character!r} ({exc.reason})"
         if isinstance(exc.position, int) and 0 <= exc.position <= len(text):
             line = text.count("\n", 0, exc.position) + 1
-    return RulesetError(f"{prefix}_parse_error", f"not valid YAML: {problem}", file=file, line=line)
+            column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+    return RulesetError(f"{prefix}_parse_error", f"not valid YAML: {problem}", file=file, line=line, column=column)
 
 
 def decode_error(exc: UnicodeDecodeError, raw: bytes, file: str, prefix: str = "ruleset") -> RulesetError:
@@ -354,7 +364,7 @@ def read_yaml_cached(text: str, file: str, sha256: str, cache: "ParseCache | Non
 
 class _CondBuilder:
     def __init__(
-        self, stage: Stage, defs: Mapping[str, Any], src: _Source, errors: list, rule_id: str | None,
+        self, stage: Stage, defs: Mapping[str, Any], src: _Source, errors: list[Any], rule_id: str | None,
         built: dict[str, Cond] | None = None, facts: Mapping[str, Any] = FACTS,
         shared: Mapping[str, "SharedDefinition"] | None = None,
     ):
@@ -371,11 +381,11 @@ class _CondBuilder:
         self._defs_built: dict[str, Cond] = {} if built is None else built
         self._building: set[str] = set()
 
-    def err(self, code: str, msg: str, path: tuple) -> Cond:
+    def err(self, code: str, msg: str, path: tuple[Any, ...]) -> Cond:
         self.errors.append(RulesetError(code, msg, file=self.src.file, line=self.src.line(path), rule_id=self.rule_id))
         return Const(False)
 
-    def build(self, raw: Any, path: tuple) -> Cond:
+    def build(self, raw: Any, path: tuple[Any, ...]) -> Cond:
         if raw is True or raw is False:
             return Const(bool(raw))
         if not isinstance(raw, Mapping) or not raw:
@@ -396,12 +406,13 @@ class _CondBuilder:
         items = tuple(self.leaf(fact, value, path + (fact,)) for fact, value in raw.items())
         return items[0] if len(items) == 1 else All(items)
 
-    def use(self, name: Any, path: tuple) -> Cond:
+    def use(self, name: Any, path: tuple[Any, ...]) -> Cond:
         local = isinstance(name, str) and name in self.defs
         if not local and not (isinstance(name, str) and name in self.shared):
             return self.err(
                 "ruleset_unknown_definition",
-                f"no definition named {name!r} in this file or in the bundle's definitions files", path)
+                f"no definition named {name!r} in this file or in the bundle's definitions files"
+                + did_you_mean(name, [*self.defs, *self.shared]), path)
         if name in self._defs_built:
             return self._defs_built[name]
         if name in self._building:
@@ -422,10 +433,11 @@ class _CondBuilder:
         self._defs_built[name] = built
         return built
 
-    def leaf(self, fact: str, value: Any, path: tuple) -> Cond:
+    def leaf(self, fact: str, value: Any, path: tuple[Any, ...]) -> Cond:
         spec = self.facts.get(fact)
         if spec is None:
-            return self.err("ruleset_unknown_fact", f"unknown fact '{fact}' (see docs/rulesets.md for the list)", path)
+            return self.err("ruleset_unknown_fact", f"unknown fact '{fact}'{did_you_mean(fact, self.facts)} "
+                            "(see docs/rulesets.md for the list)", path)
         if list(Stage).index(spec.from_stage) > self.stage_index:
             return self.err(
                 "ruleset_fact_not_available",
@@ -447,11 +459,34 @@ class _CondBuilder:
             ok = isinstance(v, bool) if spec.is_bool else (isinstance(v, str) and v in spec.values)
             if not ok:
                 expected = "true or false" if spec.is_bool else ", ".join(spec.values)
-                self.err("ruleset_bad_value", f"'{fact}' cannot be {v!r}; expected {expected}", path)
+                hint = "" if spec.is_bool else did_you_mean(v, spec.values)
+                self.err("ruleset_bad_value", f"'{fact}' cannot be {v!r}{hint}; expected {expected}", path)
         return In(fact, tuple(values), negated=op in ("not_in", "ne"))
 
 
 # ------------------------------------------------------------------ files
+
+
+def _known_keys() -> set[str]:
+    """Every key of every rule-file model (pydantic does not say which the misspelt key's model has)."""
+    from . import model as m
+
+    keys: set[str] = set()
+    for obj in vars(m).values():
+        if isinstance(obj, type) and issubclass(obj, m._File):
+            for name, info in obj.model_fields.items():
+                keys.add(info.alias or name)
+    return keys
+
+
+def _schema_hint(err: Any) -> str:
+    """A did-you-mean for a misspelt key (the model's fields) or an enumerated value."""
+    if err.get("type") == "extra_forbidden" and err["loc"]:
+        return did_you_mean(err["loc"][-1], _known_keys())
+    if err.get("type") in ("enum", "literal_error"):
+        expected = re.findall(r"'([^']+)'", str(err.get("ctx", {}).get("expected", "")))
+        return did_you_mean(err.get("input"), expected)
+    return ""
 
 
 def _schema_errors(exc: ValidationError, src: _Source, data: Any, list_key: str = "rules") -> list[RulesetError]:
@@ -464,7 +499,7 @@ def _schema_errors(exc: ValidationError, src: _Source, data: Any, list_key: str 
                 rule_id = data[list_key][loc[1]].get("id")
             except Exception:  # noqa: BLE001 - best effort only
                 rule_id = None
-        msg = err["msg"].removeprefix("Value error, ")
+        msg = err["msg"].removeprefix("Value error, ") + _schema_hint(err)
         where = ".".join(str(p) for p in loc)
         out.append(RulesetError("ruleset_schema_error", f"{where}: {msg}", file=src.file, line=src.line(loc), rule_id=rule_id))
     return out
@@ -477,7 +512,7 @@ class SharedDefinition:
     name: str
     raw: Any
     src: _Source
-    path: tuple
+    path: tuple[Any, ...]
 
 
 @dataclass
@@ -531,7 +566,7 @@ class LoadedFile:
 
 
 def load_file(text: str, file: str, order_start: int = 0, shared: Mapping[str, SharedDefinition] | None = None,
-              parsed: tuple[Any, _Source] | None = None):
+              parsed: tuple[Any, _Source] | None = None) -> LoadedFile | LoadedProtocol:
     """Load a rule file: a ``LoadedFile`` for national law, a ``LoadedProtocol`` for a protocol.
 
     ``shared`` holds the bundle's shared definitions (``use:`` may name them); ``parsed`` is
@@ -616,7 +651,8 @@ def _within(inner: InForce, outer: InForce) -> bool:
     return outer.end is None or inner.start <= outer.end
 
 
-def _check_effect(rf, when: Cond, stage: Stage, src: _Source, path: tuple, errors: list, effect=None) -> None:
+def _check_effect(rf: Any, when: Cond, stage: Stage, src: _Source, path: tuple[Any, ...], errors: list[Any],
+                  effect: Any = None) -> None:
     eff = effect if effect is not None else rf.effect
     where = path + ("effect",)
 
@@ -648,7 +684,7 @@ def _check_effect(rf, when: Cond, stage: Stage, src: _Source, path: tuple, error
         bad("only a 'refers' effect names missing items")
     for item in eff.missing:
         if item not in MISSING_ITEMS:
-            bad(f"unknown missing item '{item}'; expected one of {', '.join(MISSING_ITEMS)}")
+            bad(f"unknown missing item '{item}'{did_you_mean(item, MISSING_ITEMS)}; expected one of {', '.join(MISSING_ITEMS)}")
 
 
 def _reads_stage_status(cond: Cond) -> bool:
@@ -663,7 +699,7 @@ def _reads_stage_status(cond: Cond) -> bool:
 
 
 def _check_template(
-    text: str, src: _Source, path: tuple, errors: list, rule_id: str | None, stage: Stage,
+    text: str, src: _Source, path: tuple[Any, ...], errors: list[Any], rule_id: str | None, stage: Stage,
     facts: Mapping[str, Any] = FACTS,
 ) -> None:
     order = list(Stage)

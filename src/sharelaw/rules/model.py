@@ -401,7 +401,7 @@ class Rule:
     file: str
     line: int | None
     order: int  # definition order within the stage, across files
-    source: RuleFile = field(repr=False, compare=False)
+    source: RuleFile | PracticeFile = field(repr=False, compare=False)
     protocol: str | None = None  # the protocol id, for a protocol's practice
     clause: str | None = None  # the protocol clause a practice encodes
 

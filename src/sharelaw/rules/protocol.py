@@ -49,7 +49,7 @@ class LoadedProtocol:
         return list(self.protocol.rules)
 
 
-def load_protocol(data: Mapping[str, Any], src: _Source, order_start: int = 0, shared: Mapping | None = None) -> LoadedProtocol:
+def load_protocol(data: Mapping[str, Any], src: _Source, order_start: int = 0, shared: Mapping[str, Any] | None = None) -> LoadedProtocol:
     file = src.file
     try:
         model = ProtocolFile.model_validate(data)
@@ -57,14 +57,14 @@ def load_protocol(data: Mapping[str, Any], src: _Source, order_start: int = 0, s
         raise RulesetErrors(_schema_errors(exc, src, data, list_key="practices")) from None
     errors: list[RulesetError] = []
     facts = {**FACTS, **partner_facts(model)}
-    built: dict[Stage, dict] = {}
+    built: dict[Stage, dict[str, Any]] = {}
     rules: list[Rule] = []
     seen: set[str] = set()
     for i, pf in enumerate(model.practices):
         path = ("practices", i)
         line = src.line(path)
 
-        def bad(code: str, msg: str, where: tuple = ("effect",)) -> None:
+        def bad(code: str, msg: str, where: tuple[Any, ...] = ("effect",)) -> None:
             errors.append(RulesetError(code, msg, file=file, line=src.line(path + where), rule_id=pf.id))
 
         if pf.id in seen:

@@ -8,9 +8,12 @@ tests check that the two agree.
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from .model import All, AnyOf, Cond, Const, In, Not, Rule
+
+if TYPE_CHECKING:
+    from ..errors import RulesetError
 
 Predicate = Callable[[Mapping[str, object]], bool]
 
@@ -31,7 +34,7 @@ def holds(cond: Cond, facts: Mapping[str, object]) -> bool:
     raise TypeError(f"not a condition: {cond!r}")
 
 
-def _source(cond: Cond, consts: list) -> str:
+def _source(cond: Cond, consts: list[Any]) -> str:
     if isinstance(cond, In):
         consts.append(frozenset(cond.values))
         # Fact values and condition values are both validated to the fact's type (str or
@@ -47,12 +50,14 @@ def _source(cond: Cond, consts: list) -> str:
 
 def predicate(cond: Cond) -> Predicate:
     """Compile a condition into ``f(facts) -> bool`` with the same meaning as ``holds``."""
-    consts: list = []
+    consts: list[Any] = []
     body = _source(cond, consts)
-    return eval(f"lambda f, c=c: {body}", {"c": tuple(consts)})  # noqa: S307 - source built from validated AST only
+    test: Callable[[Mapping[str, object]], bool] = eval(  # noqa: S307 - source built from validated AST only
+        f"lambda f, c=c: {body}", {"c": tuple(consts)})
+    return test
 
 
-def predicate_error(rule: Rule):
+def predicate_error(rule: Rule) -> RulesetError | None:
     """A ``ruleset_engine_limit`` error if the rule's condition cannot be compiled (nested
     deeper than Python's parser or stack allows), else None."""
     from ..errors import RulesetError
@@ -81,7 +86,7 @@ class ReferenceEvaluator:
 
     name = "reference"
 
-    def fire(self, segment, facts: Mapping[str, object]) -> list[str]:
+    def fire(self, segment: Any, facts: Mapping[str, object]) -> list[str]:
         return [rule_id for rule_id, test in segment.predicates if test(facts)]
 
     def close(self) -> None:

@@ -20,7 +20,10 @@ class Change:
 
     @property
     def id(self) -> str:
-        return self.rule.id if self.rule else f"{self.requirement.stage.value}:{self.requirement.id}"
+        if self.rule:
+            return self.rule.id
+        assert self.requirement is not None  # a change is of a rule or of a requirement
+        return f"{self.requirement.stage.value}:{self.requirement.id}"
 
 
 def _citations(rule: Rule, day: date) -> list[str]:

@@ -524,7 +524,7 @@ def _before_scope(name: str, day: date) -> Problem:
 def _jsonld() -> Callable[[Decision, SharingRequest], dict[str, Any]]:
     """``sharelaw.dpv.decision_jsonld`` (issue 15), or 406 when it is not installed."""
     try:
-        from .. import dpv  # type: ignore[attr-defined]
+        from .. import dpv
 
         render: Callable[[Decision, SharingRequest], dict[str, Any]] = dpv.decision_jsonld
     except (ImportError, AttributeError):
