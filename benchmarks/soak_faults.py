@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from fault_injection import run_faults, sharing_requests  # noqa: E402
 
-from sharelaw.engine.pipeline import Engine  # noqa: E402
+from sharelaw.engine.stages import Engine  # noqa: E402
 from sharelaw.rules.bundle import Bundle  # noqa: E402
 
 

@@ -5,7 +5,7 @@ and benchmarks/soak_faults.py (10,000 and more).
 
 A *site* is an attribute of a module or class that the engine calls while deciding: the
 durable-rules core, the reference evaluator, citations, the bundle's segments, the steps
-of the pipeline, the invariant check, the durable evaluator's lock. A run picks a site, a
+of the engine's stages and rendering, the invariant check, the durable evaluator's lock. A run picks a site, a
 call number and an exception type, patches the site to raise on that call, decides one
 request known to share, and restores the site.
 """
@@ -20,7 +20,8 @@ from typing import Any, Callable
 
 import sharelaw.engine.durable as durable
 import sharelaw.engine.invariants as invariants
-import sharelaw.engine.pipeline as pipeline
+import sharelaw.engine.render as render
+import sharelaw.engine.stages as stages
 from sharelaw.errors import EngineError
 from sharelaw.law.citations import Citation
 from sharelaw.rules.bundle import Bundle
@@ -50,15 +51,18 @@ def sites() -> list[tuple[str, Any, str]]:
         ("reference evaluator: fire", ReferenceEvaluator, "fire"),
         ("citations: resolve", Citation, "resolve"),
         ("bundle: segment", Bundle, "segment"),
-        ("pipeline: request_facts", pipeline, "request_facts"),
-        ("pipeline: _combine", pipeline, "_combine"),
-        ("pipeline: _establish", pipeline, "_establish"),
-        ("pipeline: _bases", pipeline, "_bases"),
-        ("pipeline: _conditions", pipeline, "_conditions"),
-        ("pipeline: _decided_by", pipeline, "_decided_by"),
-        ("pipeline: _missing", pipeline, "_missing"),
-        ("pipeline: _summary", pipeline, "_summary"),
-        ("pipeline: check_decision", pipeline, "check_decision"),
+        ("stages: request_facts", stages, "request_facts"),
+        ("stages: covers", stages, "covers"),
+        ("stages: combine", stages, "combine"),
+        ("stages: establish", stages, "establish"),
+        ("stages: bases", stages, "bases"),
+        ("stages: conditions", stages, "conditions"),
+        ("stages: decided_by", stages, "decided_by"),
+        ("stages: missing", stages, "missing"),
+        ("stages: summary", stages, "summary"),
+        ("stages: check_decision", stages, "check_decision"),
+        ("render: citations", render, "citations"),
+        ("render: Output.findings", render.Output, "findings"),
         ("invariants: check_decision", invariants, "check_decision"),
         ("durable evaluator: lock", "lock", "__enter__"),
     ]
@@ -109,7 +113,7 @@ def _alarm(_signum, _frame):
 def sharing_requests(bundle: Bundle, n: int, seed: int, pool: int) -> tuple[list[dict], list]:
     """The first ``n`` of ``pool`` reproducible requests that an unfaulted engine decides
     ``may_share`` or ``must_share``, with those outcomes (the baseline of ``run_faults``)."""
-    from sharelaw.engine.pipeline import Engine
+    from sharelaw.engine.stages import Engine
     from sharelaw.errors import RequestError
 
     try:

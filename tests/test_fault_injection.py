@@ -10,7 +10,7 @@ try:  # tests/ is not a package
 except ImportError:  # pragma: no cover
     from tests.fault_injection import run_faults, sharing_requests, sites  # type: ignore[no-redef]
 
-from sharelaw.engine.pipeline import Engine
+from sharelaw.engine.stages import Engine
 from sharelaw.rules.bundle import Bundle
 
 BUNDLE = Bundle.load()

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-import sharelaw.engine.pipeline as pipeline
+import sharelaw.engine.render as render
+import sharelaw.engine.stages as stages
 from sharelaw.decision import Decision
 from sharelaw.engine.invariants import check_decision
-from sharelaw.engine.pipeline import Engine
+from sharelaw.engine.stages import Engine
 from sharelaw.errors import EngineError
 from sharelaw.law.citations import CitedSource
 from sharelaw.rules.bundle import Bundle
@@ -39,10 +40,10 @@ MUST_NOT_SHARE = _example("01")  # no power
 REFER = _example("04")  # proportionality not recorded
 
 
-def _refuses(request: dict, match: str) -> None:
+def _refuses(request: dict, match: str, engine: Engine = ENGINE) -> None:
     """With a fault injected, deciding ``request`` raises EngineError naming the broken invariant."""
     with pytest.raises(EngineError, match=match) as info:
-        ENGINE.decide(request)
+        engine.decide(request)
     assert "invariants" in str(info.value)
 
 
@@ -61,7 +62,7 @@ def _only_in_decide(real, wrong):
 )
 def test_a_sharing_decision_with_an_empty_basis_list_is_refused(monkeypatch, request_, outcome):
     assert ENGINE.decide(request_).outcome is outcome
-    monkeypatch.setattr(pipeline, "_bases", _only_in_decide(pipeline._bases, lambda found: []))
+    monkeypatch.setattr(stages, "bases", _only_in_decide(stages.bases, lambda found: []))
     _refuses(request_, "no stage-1 basis")
 
 
@@ -69,21 +70,22 @@ def test_a_sharing_decision_with_an_empty_basis_list_is_refused(monkeypatch, req
 @pytest.mark.parametrize("request_", [MUST_SHARE, MAY_SHARE, MUST_NOT_SHARE, REFER], ids=["must", "may", "not", "refer"])
 def test_a_finding_without_a_citation_is_refused(monkeypatch, request_, bad):
     ENGINE.decide(request_)
-    monkeypatch.setattr(Engine, "_citations", staticmethod(lambda rule, as_at: list(bad)))
-    _refuses(request_, "citation")
+    # Citations are cached per (rule, day) by each engine: fault a fresh one's resolution.
+    monkeypatch.setattr(render, "citations", lambda rule, as_at: list(bad))
+    _refuses(request_, "citation", Engine(BUNDLE))
 
 
 def test_a_relied_on_citation_with_no_text_is_refused(monkeypatch):
     decision = ENGINE.decide(MUST_SHARE)
     duty = decision.basis[0].rule_id
-    real = Engine._citations
+    real = render.citations
 
     def blank(rule, as_at):
         cites = real(rule, as_at)
         return [c.model_copy(update={"label": " "}) for c in cites] if rule.id == duty else cites
 
-    monkeypatch.setattr(Engine, "_citations", staticmethod(blank))
-    _refuses(MUST_SHARE, f"{duty}.*no text")
+    monkeypatch.setattr(render, "citations", blank)
+    _refuses(MUST_SHARE, f"{duty}.*no text", Engine(BUNDLE))
 
 
 def test_must_share_without_a_duty_is_refused(monkeypatch):
@@ -95,7 +97,7 @@ def test_must_share_without_a_duty_is_refused(monkeypatch):
     def build(**values):
         return real(**{**values, "outcome": Outcome.MUST_SHARE})
 
-    monkeypatch.setattr(pipeline.Decision, "build", build)
+    monkeypatch.setattr(stages.Decision, "build", build)
     _refuses(MAY_SHARE, "must_share without a duty")
 
 
@@ -103,36 +105,36 @@ def test_must_share_without_a_duty_is_refused(monkeypatch):
 def test_an_outcome_that_disagrees_with_the_stages_is_refused(monkeypatch, wrong):
     assert ENGINE.decide(MUST_NOT_SHARE).stages[0].status is StageStatus.FAIL
     real = Decision.build
-    monkeypatch.setattr(pipeline.Decision, "build", lambda **v: real(**{**v, "outcome": wrong}))
+    monkeypatch.setattr(stages.Decision, "build", lambda **v: real(**{**v, "outcome": wrong}))
     _refuses(MUST_NOT_SHARE, "disagrees with the stage statuses")
 
 
 def test_a_stage_status_that_disagrees_with_its_requirements_is_refused(monkeypatch):
     """A stage reported as passed while its requirement is unmet (here stage 1: no power)."""
-    real = pipeline.StageResult.build
+    real = stages.StageResult.build
 
     def build(**values):
         return real(**{**values, "status": StageStatus.PASS})
 
-    monkeypatch.setattr(pipeline.StageResult, "build", build)
+    monkeypatch.setattr(stages.StageResult, "build", build)
     _refuses(MUST_NOT_SHARE, "requirement results make it fail")
 
 
 def test_a_rule_not_in_the_bundle_is_refused(monkeypatch):
-    monkeypatch.setattr(pipeline, "_decided_by", lambda outcome, runs: ["no.such.rule"])
+    monkeypatch.setattr(stages, "decided_by", lambda outcome, runs: ["no.such.rule"])
     _refuses(REFER, "'no.such.rule' is not a rule of the bundle")
 
 
 def test_a_finding_for_a_rule_not_in_the_bundle_is_refused(monkeypatch):
-    real = pipeline.Finding.build
-    monkeypatch.setattr(pipeline.Finding, "build", lambda **v: real(**{**v, "rule_id": v["rule_id"] + ".forged"}))
+    real = render.Finding.build
+    monkeypatch.setattr(render.Finding, "build", lambda **v: real(**{**v, "rule_id": v["rule_id"] + ".forged"}))
     _refuses(MUST_SHARE, r"\.forged' is not a rule of the bundle")
 
 
 def test_unverified_law_relied_on_cannot_be_dropped(monkeypatch):
     assert ENGINE.decide(MUST_SHARE).unverified  # the duty rests partly on unverified law
     real = Decision.build
-    monkeypatch.setattr(pipeline.Decision, "build", lambda **v: real(**{**v, "unverified": []}))
+    monkeypatch.setattr(stages.Decision, "build", lambda **v: real(**{**v, "unverified": []}))
     _refuses(MUST_SHARE, "unverified")
 
 
@@ -152,7 +154,7 @@ def test_every_example_passes_its_invariants(name):
 
 def test_the_engine_still_decides_after_a_refused_decision(monkeypatch):
     with monkeypatch.context() as m:
-        m.setattr(pipeline, "_bases", _only_in_decide(pipeline._bases, lambda found: []))
+        m.setattr(stages, "bases", _only_in_decide(stages.bases, lambda found: []))
         with pytest.raises(EngineError):
             ENGINE.decide(MUST_SHARE)
     assert ENGINE.decide(MUST_SHARE).outcome is Outcome.MUST_SHARE

@@ -8,7 +8,7 @@ the rule-writing conventions instead:
   condition semantics (``holds``) agree on every fired rule, and durable-rules and the
   reference evaluator on the whole decision (the differential test, 10,000 requests);
 - decisions are deterministic;
-- the combination semantics documented in sharelaw/engine/pipeline.py hold (no power,
+- the combination semantics documented in sharelaw/engine/combine.py hold (no power,
   no sharing; failed stage, no sharing; must share only on a duty; refer names what is
   missing);
 - refused or withdrawn consent is never relied on; exemptions are never a basis;
@@ -48,7 +48,8 @@ except ImportError:  # pragma: no cover - if tests/ becomes a package
 
 from sharelaw.decision import Decision
 from sharelaw.engine.durable import DurableEvaluator
-from sharelaw.engine.pipeline import Engine, plain_text
+from sharelaw.engine.render import plain_text
+from sharelaw.engine.stages import Engine
 from sharelaw.errors import EngineError, RequestError
 from sharelaw.law.citations import LEGISLATION_BASE
 from sharelaw.request import SharingRequest, parse_request
@@ -168,7 +169,7 @@ def test_no_power_no_sharing(req: SharingRequest):
     d = REFERENCE.decide(req)
     vires = _status(d, Stage.VIRES)
     if vires is StageStatus.FAIL:
-        # pipeline.py rule 3: ultra vires, and nothing after stage 1 is looked at.
+        # combine.py rule 3: ultra vires, and nothing after stage 1 is looked at.
         assert d.outcome is Outcome.MUST_NOT_SHARE
         assert [s.status for s in d.stages[1:]] == [StageStatus.NOT_EVALUATED] * (len(STAGE_ORDER) - 1)
         assert all(f.stage is Stage.VIRES for f in d.findings)
@@ -188,7 +189,7 @@ def test_outcome_follows_the_documented_semantics(req: SharingRequest):
     statuses = [s.status for s in d.stages]
     assert [s.stage for s in d.stages] == list(STAGE_ORDER)
 
-    # pipeline.py rule 4, in full.
+    # combine.py rule 4, in full.
     if StageStatus.FAIL in statuses:
         expected = Outcome.MUST_NOT_SHARE
     elif StageStatus.REFER in statuses:
@@ -224,7 +225,7 @@ def test_outcome_follows_the_documented_semantics(req: SharingRequest):
 @PROPERTY
 @given(req=REQUESTS)
 def test_requirement_and_stage_statuses_are_consistent(req: SharingRequest):
-    # pipeline.py rules 1 and 2: a requirement is failed if any rule fails it, else met
+    # combine.py rules 1 and 2: a requirement is failed if any rule fails it, else met
     # if any satisfies it, else refer, else unmet; the stage follows its requirements.
     d = REFERENCE.decide(req)
     for st_ in d.stages:
@@ -484,12 +485,12 @@ def test_the_cross_check_refuses_a_wrong_rule_list(monkeypatch, mutate):
 
 
 def test_fault_in_request_facts_fails_closed(monkeypatch):
-    import sharelaw.engine.pipeline as pipeline
+    import sharelaw.engine.stages as stages
 
     def broken(req):
         raise KeyError("simulated")
 
-    monkeypatch.setattr(pipeline, "request_facts", broken)
+    monkeypatch.setattr(stages, "request_facts", broken)
     with pytest.raises(EngineError) as info:
         DURABLE.decide(_FAULT_REQUESTS[0])
     assert not isinstance(info.value, RequestError)

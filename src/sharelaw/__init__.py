@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # imported on first use (below), so that ``import sharelaw`` 
     from . import scenarios
     from .audit import AuditLog
     from .decision import Decision, Finding, StageResult
-    from .engine.pipeline import Engine
+    from .engine.stages import Engine
     from .errors import EngineError, FieldError, RequestError, RulesetError, RulesetErrors, SharelawError
     from .law.eras import Era, era_on
     from .request import SharingRequest, parse_request
@@ -34,7 +34,7 @@ _LAZY = {
     "AuditLog": ".audit",
     "Bundle": ".rules.bundle",
     "Decision": ".decision",
-    "Engine": ".engine.pipeline",
+    "Engine": ".engine.stages",
     "EngineError": ".errors",
     "Era": ".law.eras",
     "FieldError": ".errors",

@@ -133,7 +133,13 @@ class Decision(_Out):
     bundle_hash: str
     engine_version: str
     schema_version: str = SCHEMA_VERSION
-    evaluator: str
+    evaluator: str = Field(description="What fired the rules: durable (durable-rules), compiled (the rules compiled to Python) or reference.")
+    cross_checked: bool = Field(
+        default=False,
+        description="Every firing of this decision was checked against the reference evaluator and agreed "
+        "(Engine cross_check: every decision by default, a sampled fraction in production). Absent in "
+        "decisions made before 0.4: read as false.",
+    )
 
     def explain(self) -> str:
         """The decision as readable Markdown: for a practitioner, and for the file.
@@ -185,7 +191,8 @@ class Decision(_Out):
             )
         out.append("")
         out.append(
-            f"<sub>sharelaw {self.engine_version}, rules {self.bundle_hash[:19]}, evaluator {self.evaluator}. "
+            f"<sub>sharelaw {self.engine_version}, rules {self.bundle_hash[:19]}, evaluator {self.evaluator}"
+            f"{', cross-checked' if self.cross_checked else ''}. "
             "Supports a decision; it is not legal advice.</sub>"
         )
         return "\n".join(out) + "\n"

@@ -51,7 +51,10 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
-from ..engine.pipeline import Engine, _bases, _combine, _conditions, _establish
+from ..engine.combine import (
+    bases as _bases, combine as _combine, conditions as _conditions, establish as _establish, practices_yielding,
+)
+from ..engine.stages import Engine
 from ..law.eras import SCOPE_START
 from ..rules.bundle import Bundle, Segment, default_ruleset_dir
 from ..rules.facts import FACTS
@@ -519,9 +522,7 @@ class _Prover:
             if pseg is not None:
                 requirements += list(pseg.requirement_tests)
                 practices = [r for r in pseg.rules if self._pred(r)(facts)]
-            yielded = set()
-            if practices and facts.get("vires.basis") == BasisKind.DUTY.value:
-                yielded = {r.id for r in practices if r.effect.kind in (EffectKind.FAILS, EffectKind.REFERS)}
+            yielded = practices_yielding(practices, facts)
             run = _combine(seg, requirements, fired + practices, facts, yielded)
             established = dict(facts)
             _establish(run, established)

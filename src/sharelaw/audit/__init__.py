@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Mapping
 
 from ..decision import Decision
-from ..engine.pipeline import validate_request
+from ..engine.stages import validate_request
 from ..request import SharingRequest
 from ..rules.bundle import Bundle
 from .chain import Problem, VerifyReport, sources_hash, verify

@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterator
 
 from .._version import __version__
 from ..decision import SCHEMA_VERSION
-from ..engine.pipeline import Engine
+from ..engine.stages import Engine
 from ..errors import RequestError, RulesetError, SharelawError
 from ..rules.bundle import Bundle
 from . import AuditError, AuditLog

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..decision import Decision
-from ..engine.pipeline import plain_text
+from ..engine.render import plain_text
 
 
 def render_text(d: Decision) -> str:

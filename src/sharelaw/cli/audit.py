@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..engine.pipeline import Engine, validate_request
+from ..engine.stages import Engine, validate_request
 from ..errors import RequestError
 from ._common import (
     EXIT_INTERNAL,

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..engine.pipeline import Engine
+from ..engine.stages import Engine
 from ..errors import RulesetError
 from ._formats import github, junit, sarif
 from ._common import (

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from ..decision import Decision
-from ..engine.pipeline import Engine, validate_request
+from ..engine.stages import Engine, validate_request
 from ..request import SharingRequest
 from ..rules.model import ProtocolFile, RulesetFile
 from ._common import (

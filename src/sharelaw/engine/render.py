@@ -1,0 +1,224 @@
+"""Rendering: a decision's words and sources, from the stage results (no decision logic here).
+
+Fills ``{fact}`` placeholders with the request's values (``Renderer``), builds the findings
+with their point-in-time citations and protocol clauses (``Output``), the coverage notes of
+protocols that do not cover the request, and the summary (docs/decision-semantics.md §8,
+§16, §18). What depends only on the rules (a rule's protocol reference, whether its reason
+has placeholders) is computed once per rule; a rule's citations once per rule and day.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date
+from typing import Callable, Mapping, Sequence
+
+from ..decision import BasisFound, Finding, MissingItem, ProtocolRef
+from ..law.citations import CitedSource
+from ..request import SharingRequest
+from ..rules.bundle import Bundle
+from ..rules.facts import FACTS
+from ..rules.model import Protocol, Rule
+from ..vocab import EffectKind, Outcome, Stage, StageStatus
+from .combine import StageRun
+from .coverage import Cover
+
+__all__ = ["Output", "Renderer", "YIELDED", "citations", "plain_text", "summary"]
+
+_PLACEHOLDER = re.compile(r"\{([a-z0-9_.]+)\}")
+
+YIELDED = (
+    " This practice gives way: a duty to share applies, and a local protocol cannot override a duty. "
+    "Record that the protocol's restriction was considered."
+)
+
+#: At most this many (rule, day) citation lists are kept; then the cache starts again
+#: (memory stays flat however many days are decided).
+CITATION_CACHE_SIZE = 50_000
+
+
+def plain_text(text: str | None) -> str:
+    """Free text from a request (a name), safe to put in a rationale: every control or
+    format character (newline, tab, escape, bidirectional override, ...) becomes a space
+    and runs of spaces one, so a name can neither start a line of its own (forging
+    "MUST SHARE") nor drive a terminal (ANSI escapes) nor reorder what is shown."""
+    if not text:
+        return ""
+    cleaned = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in text)
+    return " ".join(cleaned.split())
+
+
+class Renderer:
+    """Fills ``{fact.name}`` placeholders with the request's values, as plain English."""
+
+    #: text -> (literal, name, literal, name, ...); texts come from the rules, a bounded set
+    _parsed: dict[str, list[str]] = {}
+
+    def __init__(self, req: SharingRequest, facts: Mapping[str, object]) -> None:
+        self.facts = facts
+        self.values: dict[str, str] = {
+            "discloser": plain_text(req.discloser.name) or f"the {req.discloser.kind.label}",
+            "recipient": plain_text(req.recipient.name) or f"the {req.recipient.kind.label}",
+            "as_at": req.as_at.isoformat(),
+        }
+
+    def for_protocol(self, protocol: Protocol, partner_ids: Mapping[str, object]) -> "Renderer":
+        """The same renderer, also filling ``{partner.discloser}``/``{partner.recipient}`` with partner names."""
+        other = object.__new__(Renderer)
+        other.facts = self.facts
+        other.values = dict(self.values)
+        for name, pid in partner_ids.items():
+            partner = next((p for p in protocol.partners if p.id == pid), None)
+            if partner is not None:
+                other.values[name] = partner.name
+        return other
+
+    def _value(self, name: str) -> str:
+        found = self.values.get(name)
+        if found is None:
+            spec = FACTS.get(name)
+            found = spec.label(self.facts[name]) if spec is not None and name in self.facts else "{" + name + "}"
+            self.values[name] = found
+        return found
+
+    def __call__(self, text: str, capitalise: bool = True) -> str:
+        parts = self._parsed.get(text)
+        if parts is None:
+            parts = _PLACEHOLDER.split(text)  # literal, name, literal, name, ...
+            self._parsed[text] = parts
+        if len(parts) == 1:
+            out = text
+        else:
+            out = "".join(p if i % 2 == 0 else self._value(p) for i, p in enumerate(parts))
+        return out[:1].upper() + out[1:] if capitalise else out
+
+
+def citations(rule: Rule, as_at: date) -> list[CitedSource]:
+    """A rule's citations for a day: those valid then, resolved to point-in-time links."""
+    return [c.resolve(as_at) for c in rule.citations if c.applies_on(as_at)] or [
+        rule.citations[0].resolve(as_at)
+    ]
+
+
+class Output:
+    """What a decision shows, for one bundle: findings, coverage notes. One per Engine.
+
+    Caches what does not depend on the request: each rule's ``ProtocolRef`` and, per
+    (rule, day), its resolved citations. Cached models are frozen; the lists holding them
+    are copied into each decision, so no decision shares a mutable part with another."""
+
+    def __init__(self, bundle: Bundle) -> None:
+        self.bundle = bundle
+        self._refs: dict[str, ProtocolRef | None] = {}
+        self._cites: dict[tuple[str, date], list[CitedSource]] = {}
+
+    def protocol_ref(self, rule: Rule) -> ProtocolRef | None:
+        try:
+            return self._refs[rule.id]
+        except KeyError:
+            pass
+        ref = None
+        if rule.protocol is not None:
+            p = self.bundle.protocols[rule.protocol]
+            ref = ProtocolRef.build(id=p.id, title=p.title, version=p.version, clause=rule.clause or "")
+        self._refs[rule.id] = ref
+        return ref
+
+    def citations(self, rule: Rule, as_at: date) -> list[CitedSource]:
+        key = (rule.id, as_at)
+        found = self._cites.get(key)
+        if found is None:
+            found = citations(rule, as_at)
+            if len(self._cites) >= CITATION_CACHE_SIZE:
+                self._cites = {}
+            self._cites[key] = found
+        return list(found)
+
+    def findings(self, runs: Sequence[StageRun], render: Renderer, renderers: Mapping[str, Renderer],
+                 as_at: date) -> list[Finding]:
+        """The shown rules of every stage as findings, in stage order (§8)."""
+        out: list[Finding] = []
+        build = Finding.build
+        for run in runs:
+            active = run.active
+            yielded = run.yielded
+            for r in run.shown:
+                gave_way = r.id in yielded
+                reason = (renderers.get(r.protocol, render) if r.protocol else render)(r.reason)  # type: ignore[arg-type]
+                out.append(build(
+                    stage=run.stage,
+                    rule_id=r.id,
+                    title=r.title,
+                    effect=EffectKind.NOTES if gave_way else r.effect.kind,
+                    requirements=[q for q in r.requirements if q in active],
+                    basis=r.effect.basis,
+                    reason=reason + YIELDED if gave_way else reason,
+                    citations=self.citations(r, as_at),
+                    verification=r.verification,
+                    protocol=self.protocol_ref(r),
+                ))
+        return out
+
+    @staticmethod
+    def gap_findings(covers: Sequence[Cover], as_at: date) -> list[Finding]:
+        """A note for each gap of each protocol considered that does not cover the request (§18)."""
+        out = []
+        for c in covers:
+            if c.covers:
+                continue
+            p = c.protocol
+            how = "named in the request" if c.named else "signed by one of the parties"
+            for code, clause, text in c.gaps:
+                out.append(Finding.build(
+                    stage=Stage.PROTOCOL,
+                    rule_id=f"{p.id}.coverage.{code}",
+                    title=f"{p.label} does not cover this sharing",
+                    effect=EffectKind.NOTES,
+                    requirements=[],
+                    basis=None,
+                    reason=f"{p.label} ({how}) does not cover this sharing: {text[:1].upper() + text[1:]} "
+                    "Its practices do not apply, and the decision rests on national law alone.",
+                    citations=[p.citation(clause).resolve(as_at)],
+                    verification="verified",
+                    protocol=ProtocolRef.build(id=p.id, title=p.title, version=p.version, clause=clause),
+                ))
+        return out
+
+
+def summary(outcome: Outcome, runs: Sequence[StageRun], basis: Sequence[BasisFound],
+            missing: Sequence[MissingItem], render: Callable[..., str]) -> str:
+    """The decision in one or two sentences (§16)."""
+    who = render("{discloser} and {recipient}", capitalise=False)
+    if outcome is Outcome.MUST_NOT_SHARE:
+        if runs[0].status is StageStatus.FAIL and not any(rq.failed_by for rq in runs[0].requirements):
+            return render(
+                "No power to share was found: {discloser} must not share this information with {recipient}. "
+                "Without a power the sharing would be ultra vires, and consent cannot cure that."
+            )
+        failed = next(r for r in runs if r.status is StageStatus.FAIL)
+        if failed.stage is Stage.PROTOCOL:
+            by = [r for r in failed.shown if r.effect.kind is EffectKind.FAILS and r.id not in failed.yielded]
+            clauses = "; ".join(f"{r.title} (clause {r.clause})" for r in by)
+            return render(
+                "{discloser} must not share this information with {recipient}: an information sharing protocol "
+                f"they have both signed forbids it ({clauses}), whatever national law would allow."
+            )
+        reqs = [rq.title for rq in failed.requirements if rq.status in ("failed", "unmet")]
+        return render(
+            "{discloser} must not share this information with {recipient}: "
+            f"{failed.stage.label} is not satisfied ({'; '.join(reqs)})."
+        )
+    if outcome is Outcome.REFER:
+        items = ", ".join(m.item for m in missing) or "a fact or judgement"
+        return f"No decision yet for {who}: the practitioner must supply {items} before the law can be applied."
+    if outcome is Outcome.MUST_SHARE:
+        return render(
+            f"{{discloser}} must share this information with {{recipient}}: {basis[0].title} applies and every "
+            "stage passes, so withholding it would be inappropriate. Share subject to the conditions below."
+        )
+    strongest = basis[0].title if basis else "the bases found"
+    return render(
+        f"{{discloser}} may share this information with {{recipient}}, relying on {strongest}, "
+        "subject to the conditions below."
+    )

@@ -1,0 +1,294 @@
+"""The Engine: a request through the stages in legal order, to a checked Decision.
+
+This module orchestrates; the rooms it calls each hold one concern:
+
+- ``engine/combine.py``   the combination semantics (docs/decision-semantics.md, one
+                          definition of each rule);
+- ``engine/coverage.py``  which protocols a request considers and whether they cover it;
+- ``engine/render.py``    findings, citations, the summary, placeholders;
+- ``engine/invariants.py`` the last check before a decision leaves (§7's outcome rule);
+- the evaluators that fire a segment's rules: ``engine/durable.py`` (durable-rules, the
+  only module that knows it), ``engine/compiled.py`` (generated Python) and
+  ``rules/reference.py`` (the plain-Python reference, the cross-check's oracle).
+
+The cross-check (docs/decision-semantics.md §15) runs the reference evaluator beside the
+one deciding and refuses to decide if they disagree. ``cross_check`` is a rate: ``True``
+(1.0, every decision: the default, and what tests and CI run), ``False`` (0.0) or a fraction
+for production. Which decisions are checked is decided by a hash of what the rules see
+(the normalised facts, the date and the protocols named), so the same request is always
+checked or always not, and replay reproduces the choice; ``Decision.cross_checked`` says
+whether this one was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Literal, Mapping
+
+from pydantic import ValidationError
+
+from .._version import __version__
+from ..decision import SCHEMA_VERSION, Decision, ProtocolResult, StageResult
+from .. import request as _request_module
+from ..errors import EngineError, RequestError, SharelawError
+from ..law.eras import era_on
+from ..request import SharingRequest, parse_request
+from ..rules.bundle import Bundle, Segment
+from ..rules.facts import request_facts
+from ..rules.model import Rule
+from ..rules.reference import ReferenceEvaluator
+from ..vocab import STAGE_ORDER, Outcome, Stage, StageStatus
+from .combine import (
+    StageRun, bases, combine, conditions, decided_by, establish, guard, missing, not_evaluated, outcome_for,
+    practices_yielding, ways_forward,
+)
+from .coverage import Cover, check_powers, covers
+from .invariants import check_decision
+from .render import Output, Renderer, summary
+
+__all__ = ["Engine", "EVALUATORS", "validate_request"]
+
+EvaluatorName = Literal["durable", "compiled", "reference"]
+EVALUATORS: tuple[str, ...] = ("durable", "compiled", "reference")
+
+_REQUEST_SOURCE = _request_module.__file__
+
+
+def _raised_by_a_validator(error: BaseException | None) -> bool:
+    """Whether ``error`` was raised by request.py itself (a validator saying why the input is
+    bad), not by something it called (a fault that pydantic turned into a field error)."""
+    if error is None:
+        return False
+    tb = error.__traceback__
+    if tb is None:
+        return True  # raised without a traceback: only pydantic's own errors are
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame.f_code.co_filename == _REQUEST_SOURCE
+
+
+def validate_request(request: SharingRequest | Mapping[str, Any]) -> SharingRequest:
+    """``parse_request``, with a fault inside validation an ``EngineError`` (issue 10, item 15).
+
+    Bad input is a ``RequestError``, as from ``parse_request``. But an exception other than
+    a ``RequestError`` (a ``TypeError`` in a validator, a ``MemoryError``...) is a fault, and so
+    is a field error that pydantic made of an exception a validator did not raise itself (an
+    ``AssertionError``, or a ``ValueError`` from deeper down): neither is the caller's fault, and
+    neither may pass as a "request invalid" verdict."""
+    try:
+        req = parse_request(request)
+    except RequestError as exc:
+        validation = exc.__context__
+        if isinstance(validation, ValidationError):
+            for err in validation.errors(include_url=False):
+                cause = (err.get("ctx") or {}).get("error")
+                if err["type"] == "assertion_error" or (
+                        err["type"] == "value_error" and isinstance(cause, BaseException)
+                        and not _raised_by_a_validator(cause)):
+                    raise EngineError(
+                        f"internal error while validating the request, at {'.'.join(map(str, err['loc'])) or '<request>'}:"
+                        f" {type(cause).__name__}: {cause}") from cause
+        raise
+    except SharelawError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a fault, never the caller's: fail closed
+        raise EngineError(f"internal error while validating the request: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(req, SharingRequest):
+        raise EngineError(f"internal error while validating the request: got {type(req).__name__}, not a request")
+    return req
+
+
+def cross_check_rate(cross_check: bool | float) -> float:
+    """``cross_check`` as a rate in [0, 1]; ``ValueError`` for anything else."""
+    if cross_check is True or cross_check is False:
+        return 1.0 if cross_check else 0.0
+    if isinstance(cross_check, (int, float)) and 0.0 <= float(cross_check) <= 1.0:
+        return float(cross_check)
+    raise ValueError(f"cross_check must be True, False or a rate between 0 and 1, not {cross_check!r}")
+
+
+def sampled(facts: Mapping[str, object], req: SharingRequest, rate: float) -> bool:
+    """Whether a request falls in the cross-checked fraction ``rate``: a hash of what the
+    rules see (normalised facts, date, protocols named), so the choice is the same for the
+    same request on every run, machine and replay."""
+    if rate >= 1.0:
+        return True
+    if rate <= 0.0:
+        return False
+    text = "\x1f".join([req.as_at.isoformat(), repr(req.protocols), *(f"{k}={v}" for k, v in sorted(facts.items()))])
+    h = int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big")
+    return h < rate * 2**64
+
+
+class Engine:
+    """Decides sharing requests against a rule bundle. Thread-safe; reuse one instance.
+
+    ``evaluator`` names what fires the rules: ``"durable"`` (the default: durable-rules),
+    ``"compiled"`` (the rules compiled to Python, engine/compiled.py: the fast path, held
+    equal to durable-rules by the differential tests) or ``"reference"`` (the plain-Python
+    reference evaluator). ``cross_check`` (``True``, ``False`` or a rate in [0, 1]) checks
+    that fraction of decisions' firings against the reference evaluator: a disagreement
+    raises ``EngineError`` instead of deciding. The reference evaluator is never checked
+    against itself.
+    """
+
+    def __init__(
+        self,
+        bundle: Bundle | None = None,
+        *,
+        evaluator: EvaluatorName = "durable",
+        cross_check: bool | float = True,
+        guard_protocols: bool = True,
+    ) -> None:
+        if evaluator not in EVALUATORS:
+            raise ValueError(f"unknown evaluator {evaluator!r} (known: {', '.join(EVALUATORS)})")
+        rate = cross_check_rate(cross_check)
+        self.bundle = bundle if bundle is not None else Bundle.load()
+        # With the guard off (``sharelaw prove`` only), a practice that widens national law
+        # takes effect instead of raising, so that the widening can be shown.
+        self.guard_protocols = guard_protocols
+        if evaluator == "durable":
+            from .durable import DurableEvaluator
+
+            self._primary: Any = DurableEvaluator()
+            self._primary.prepare(self.bundle)
+        elif evaluator == "compiled":
+            from .compiled import CompiledEvaluator
+
+            self._primary = CompiledEvaluator()
+            self._primary.prepare(self.bundle)
+        else:
+            self._primary = ReferenceEvaluator()
+            rate = 0.0
+        self.cross_check_rate = rate
+        self._oracle = ReferenceEvaluator() if rate > 0.0 else None
+        self.evaluator = evaluator
+        self._output = Output(self.bundle)
+
+    # ------------------------------------------------------------------ public
+
+    def decide(self, request: SharingRequest | Mapping[str, Any]) -> Decision:
+        """Decide one request. Raises ``RequestError`` for bad input, ``EngineError`` on a fault."""
+        req = validate_request(request)
+        try:
+            return self._decide(req)
+        except SharelawError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - fail closed: never a decision after a fault
+            raise EngineError(f"internal error while deciding: {type(exc).__name__}: {exc}") from exc
+
+    def fired(self, request: SharingRequest | Mapping[str, Any]) -> dict[Stage, list[str]]:
+        """The rule ids each stage fired, in order (the differential-testing surface)."""
+        req = validate_request(request)
+        return {run.stage: [r.id for r in run.fired] for run in self._run(req)[0]}
+
+    def protocol_rules(self) -> list[str]:
+        return [r.id for p in self.bundle.protocols.values() for r in p.rules]
+
+    def close(self) -> None:
+        self._primary.close()
+
+    # ------------------------------------------------------------------ stages
+
+    def _fire(self, segment: Segment, facts: dict[str, object], check: bool) -> list[str]:
+        ids: list[str] = self._primary.fire(segment, facts)
+        if check:
+            expected = self._oracle.fire(segment, facts)  # type: ignore[union-attr]
+            if ids != expected:
+                raise EngineError(
+                    f"evaluators disagree on {segment.key}: {self._primary.name} fired {ids}, reference fired {expected}"
+                )
+        return ids
+
+    def _run(self, req: SharingRequest) -> tuple[list[StageRun], dict[str, object], list[Cover], bool]:
+        facts = request_facts(req)
+        check = self._oracle is not None and sampled(facts, req, self.cross_check_rate)
+        found_covers = covers(self.bundle, req)
+        live = [c for c in found_covers if c.covers]
+        rules = self.bundle.rules
+        runs: list[StageRun] = []
+        stopped = False
+        for stage in STAGE_ORDER:
+            if stopped:
+                runs.append(not_evaluated(stage))
+                continue
+            segment = self.bundle.segment(stage, req.as_at)
+            fired = [rules[i] for i in self._fire(segment, facts, check)] if segment.rules else []
+            requirements = list(segment.requirement_tests)
+            practices: list[Rule] = []
+            for cover in live:
+                if not cover.covers:  # check_powers may have found a gap after stage 1
+                    continue
+                pseg = self.bundle.protocol_segment(cover.protocol.id, stage, req.as_at)
+                requirements.extend(pseg.requirement_tests)
+                if pseg.rules:
+                    pfacts = {**facts, **cover.facts}
+                    practices.extend(rules[i] for i in self._fire(pseg, pfacts, check))
+            yielded = practices_yielding(practices, facts)
+            run = combine(segment, requirements, fired + practices, facts, yielded)
+            if practices and stage is not Stage.PROTOCOL and self.guard_protocols:
+                guard(combine(segment, requirements, fired, facts, set()), run, practices)
+            runs.append(run)
+            establish(run, facts)
+            if stage is Stage.VIRES:
+                stopped = run.status is StageStatus.FAIL
+                check_powers(self.bundle, found_covers, run)
+        return runs, facts, found_covers, check
+
+    # ------------------------------------------------------------------ the decision
+
+    def _decide(self, req: SharingRequest) -> Decision:
+        runs, facts, found_covers, checked = self._run(req)
+        basis = bases(runs[0])
+        outcome = outcome_for([r.status for r in runs], basis)
+        output = self._output
+        render = Renderer(req, facts)
+        renderers = {c.protocol.id: render.for_protocol(c.protocol, c.facts) for c in found_covers}
+        findings = output.findings(runs, render, renderers, req.as_at)
+        if found_covers:
+            findings.extend(output.gap_findings(found_covers, req.as_at))
+        stages = [
+            StageResult.build(
+                stage=run.stage,
+                title=run.stage.label,
+                status=run.status,
+                requirements=[
+                    rq if rq.reason is None else rq.model_copy(update={"reason": render(rq.reason)})
+                    for rq in run.requirements
+                ],
+            )
+            for run in runs
+        ]
+        decided = decided_by(outcome, runs)
+        missing_ = missing(runs) if outcome is Outcome.REFER else []
+        relied = set(decided) | {b.rule_id for b in basis}
+        unverified = [
+            r.id for run in runs for r in run.shown if r.id in relied and r.verification != "verified"
+        ]
+        return check_decision(self.bundle, Decision.build(
+            outcome=outcome,
+            summary=summary(outcome, runs, basis, missing_, render),
+            as_at=req.as_at,
+            legal_era=era_on(req.as_at).label,
+            request_id=req.request_id,
+            stages=stages,
+            findings=findings,
+            decided_by=decided,
+            basis=basis,
+            conditions=conditions(outcome, runs),
+            ways_forward=ways_forward(outcome, runs, missing_),
+            missing=missing_,
+            unverified=unverified,
+            protocols=[
+                ProtocolResult.build(
+                    id=c.protocol.id, title=c.protocol.title, version=c.protocol.version, named=c.named,
+                    covers=c.covers, gaps=[f"clause {clause}: {text}" for _, clause, text in c.gaps],
+                )
+                for c in found_covers
+            ],
+            bundle_hash=self.bundle.content_hash,
+            engine_version=__version__,
+            evaluator=self.evaluator,
+            cross_checked=checked,
+            schema_version=SCHEMA_VERSION,
+        ))
