@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 
 from datetime import date
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 
-from .law.citations import CitedSource, VerificationTag, build_trusted
+from .law.citations import CitedSource, VerificationTag, trusted_builder
 from .vocab import BasisKind, ConditionCode, EffectKind, Outcome, Stage, StageStatus, WayForward
 
 SCHEMA_VERSION = "3"
@@ -18,13 +18,18 @@ SCHEMA_VERSION = "3"
 IsoDate = Annotated[date, PlainSerializer(lambda d: d.isoformat(), return_type=str)]
 
 
+class _Builder:
+    """``Model.build(**fields)``: construct from trusted engine data without re-validating
+    (see ``build_trusted``); the class's generated builder, looked up once per class."""
+
+    def __get__(self, obj: object, cls: type) -> Any:
+        return trusted_builder(cls)
+
+
 class _Out(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    @classmethod
-    def build(cls, **values: Any) -> Self:
-        """Construct from trusted engine data without re-validating (see ``build_trusted``)."""
-        return build_trusted(cls, **values)
+    build: ClassVar[Any] = _Builder()
 
 
 class ProtocolRef(_Out):

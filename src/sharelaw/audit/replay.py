@@ -209,16 +209,21 @@ class ReplayReport:
 
 
 class _Engines:
-    """One engine per (bundle, evaluator), built on first use and closed at the end."""
+    """One engine per (bundle, evaluator, cross-checked), built on first use and closed at the end.
+
+    A decision recorded as cross-checked is replayed cross-checked, one recorded as not (a
+    production sampling rate left it out) is replayed without, so ``cross_checked`` comes
+    back as recorded; one recorded before the field existed is replayed cross-checked."""
 
     def __init__(self, bundle_for: Callable[[str], Bundle]) -> None:
         self._bundle_for = bundle_for
-        self._engines: dict[tuple[str, str], Engine] = {}
+        self._engines: dict[tuple[str, str, bool], Engine] = {}
 
-    def get(self, bundle_hash: str, evaluator: str) -> Engine:
-        key = (bundle_hash, evaluator)
+    def get(self, bundle_hash: str, evaluator: str, cross_check: bool = True) -> Engine:
+        key = (bundle_hash, evaluator, cross_check)
         if key not in self._engines:
-            self._engines[key] = Engine(self._bundle_for(bundle_hash), evaluator=evaluator)  # type: ignore[arg-type]
+            self._engines[key] = Engine(self._bundle_for(bundle_hash), evaluator=evaluator,  # type: ignore[arg-type]
+                                        cross_check=cross_check)
         return self._engines[key]
 
     def close(self) -> None:
@@ -303,7 +308,7 @@ def reproduce_one(report: ReplayReport, rec: StoredRecord, engines: "_Engines", 
     report.recorded_by[recorded_by] = report.recorded_by.get(recorded_by, 0) + 1
     chosen = _evaluator(rec, evaluator)
     try:
-        engine = engines.get(rec.bundle_hash, chosen)
+        engine = engines.get(rec.bundle_hash, chosen, stored.get("cross_checked", True) is not False)
         new = engine.decide(rec.request).model_dump(mode="json", warnings=False)
     except Exception as exc:  # noqa: BLE001 - each record is reported, none stops the replay
         if recorded_by != THIS_VERSION:

@@ -72,6 +72,9 @@ def specialise(cond: Cond, fact: str, value: object) -> Cond:
     return All(tuple(items)) if conj else AnyOf(tuple(items))
 
 
+_FALSE = Const(False)
+
+
 def _vocabulary(fact: str) -> tuple[object, ...] | None:
     spec = FACTS.get(fact)
     if spec is None:
@@ -109,20 +112,21 @@ class _Source:
         return "(" + joiner.join(self.expr(c) for c in cond.items) + ")"
 
 
-def _function(name: str, rules: Iterable[tuple[str, Cond]], src: _Source) -> list[str]:
-    """Lines of ``def name(f)`` that returns the ids of the rules whose condition holds, in order.
+def _function(name: str, rules: Iterable[tuple[object, Cond]], src: _Source) -> list[str]:
+    """Lines of ``def name(f)`` that returns the tokens (rule ids or positions) of the rules
+    whose condition holds, in order.
 
     Each fact the function tests is read once, at the top, from the facts mapping: a fact the
     rules read and the facts lack raises ``KeyError``, as it does for durable-rules' fact."""
     src.names = {}
     body: list[str] = []
-    for rule_id, cond in rules:
+    for token, cond in rules:
         if isinstance(cond, Const):
             if cond.value:
-                body.append(f"    out.append({rule_id!r})")
+                body.append(f"    out.append({token!r})")
             continue
         body.append(f"    if {src.expr(cond)}:")
-        body.append(f"        out.append({rule_id!r})")
+        body.append(f"        out.append({token!r})")
     reads = [f"    {local} = f[{fact!r}]" for fact, local in src.names.items()]
     return [f"def {name}(f):", *reads, "    out = []", *body, "    return out"]
 
@@ -138,36 +142,65 @@ class CompiledSegment:
     tested: float  # mean number of rules tested per call, over the dispatch fact's values
 
 
-def compile_segment(segment: Segment) -> CompiledSegment:
+def compile_segment(segment: Segment, memo: dict[tuple[str, str, object], Cond] | None = None) -> CompiledSegment:
+    """The segment's function (see the module docstring). ``memo`` keeps rules specialised
+    per (rule id, fact, value) across the segments of one bundle, which share most rules."""
+    memo = {} if memo is None else memo
+
+    def special(r: Rule, fact: str, value: object) -> Cond:
+        key = (r.id, fact, value)
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = specialise(r.when, fact, value)
+        return found
+
     rules: list[Rule] = list(segment.rules)
-    read = sorted({f for r in rules for f in facts_in(r.when)})
-    best: tuple[float, str, dict[object, list[tuple[str, Cond]]]] | None = None
-    for fact in read:
+    reads = [facts_in(r.when) for r in rules]
+    best: tuple[float, str] | None = None
+    for fact in sorted(set().union(*reads)) if reads else ():
         values = _vocabulary(fact)
         if not values:
             continue
-        per_value = {v: [(r.id, specialise(r.when, fact, v)) for r in rules] for v in values}
-        live = {v: [(rid, c) for rid, c in rs if c != Const(False)] for v, rs in per_value.items()}
-        cost = sum(len(rs) for rs in live.values()) / len(values)
+        # Only the rules that read the fact change when it is fixed; the others all stay.
+        readers = [r for r, rd in zip(rules, reads) if fact in rd]
+        alive = sum(special(r, fact, v) != _FALSE for v in values for r in readers)
+        cost = len(rules) - len(readers) + alive / len(values)
         if best is None or cost < best[0]:
-            best = (cost, fact, live)
+            best = (cost, fact)
     src = _Source()
     lines: list[str] = []
-    general = [(r.id, r.when) for r in rules]
     if best is not None and best[0] < len(rules):
-        cost, fact, live = best
+        # Rules that read the dispatch fact: specialised, one function per value, giving
+        # positions. The others: one function for all values. Merged back into stage order.
+        cost, fact = best
+        readers = [(i, r) for i, (r, rd) in enumerate(zip(rules, reads)) if fact in rd]
+        others = [(i, r.when) for i, (r, rd) in enumerate(zip(rules, reads)) if fact not in rd]
         table: list[str] = []
-        for i, (value, value_rules) in enumerate(live.items()):
-            fn = _function(f"v{i}", value_rules, src)
-            lines += fn + [""]
-            table.append(f"{value!r}: v{i}")
-        lines += _function("general", general, src) + [""]
-        lines += [f"TABLE = {{{', '.join(table)}}}", "", "def fire(f):",
-                  f"    return TABLE.get(f[{fact!r}], general)(f)"]
+        for k, value in enumerate(_vocabulary(fact) or ()):
+            alive = [(i, c) for i, r in readers if (c := special(r, fact, value)) != _FALSE]
+            lines += _function(f"v{k}", alive, src) + [""]
+            table.append(f"{value!r}: v{k}")
+        lines += _function("readers", [(i, r.when) for i, r in readers], src) + [""]
+        lines += _function("others", others, src) + [""]
+        lines += [
+            f"TABLE = {{{', '.join(table)}}}",
+            f"IDS = {tuple(r.id for r in rules)!r}",
+            "",
+            "def fire(f):",
+            f"    a = TABLE.get(f[{fact!r}], readers)(f)",
+            "    b = others(f)",
+            "    if b:",
+            "        if a:",
+            "            a += b",
+            "            a.sort()",
+            "        else:",
+            "            a = b",
+            "    return [IDS[i] for i in a]",
+        ]
         dispatch: str | None = fact
         tested = cost
     else:
-        lines += _function("fire", general, src)
+        lines += _function("fire", [(r.id, r.when) for r in rules], src)
         dispatch = None
         tested = float(len(rules))
     source = "\n".join(lines) + "\n"
@@ -191,6 +224,7 @@ class CompiledEvaluator:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._segments: dict[int, tuple[Segment, CompiledSegment]] = {}
+        self._memo: dict[tuple[str, str, object], Cond] = {}
 
     def compiled(self, segment: Segment) -> CompiledSegment:
         found = self._segments.get(id(segment))
@@ -198,7 +232,7 @@ class CompiledEvaluator:
             with self._lock:
                 found = self._segments.get(id(segment))
                 if found is None or found[0] is not segment:
-                    found = (segment, compile_segment(segment))
+                    found = (segment, compile_segment(segment, self._memo))
                     self._segments[id(segment)] = found
         return found[1]
 
@@ -207,6 +241,7 @@ class CompiledEvaluator:
         for segment in bundle.all_segments():
             if segment.rules:
                 self.compiled(segment)
+        self._memo.clear()  # only needed while compiling
 
     def fire(self, segment: Segment, facts: Mapping[str, object]) -> list[str]:
         found = self._segments.get(id(segment))

@@ -99,22 +99,41 @@ def build_trusted(cls: type[_M], **values: Any) -> _M:
 
     pydantic's ``model_construct`` costs several microseconds a call and a decision
     builds dozens of models; the engine supplies every field itself, so this sets them
-    directly. Every field must be given. Tests round-trip decisions through
-    ``model_validate`` to prove the result is valid.
+    directly. Every field must be given (a missing or unknown one is a ``TypeError``).
+    Tests round-trip decisions through ``model_validate`` to prove the result is valid.
     """
-    fields = cls.__pydantic_fields__
-    if len(values) != len(fields):
-        raise TypeError(f"{cls.__name__} needs every field; missing {sorted(set(fields) - set(values))}")
-    try:  # declaration order, as pydantic itself stores fields, so serialisation is byte-identical
-        ordered = {name: values[name] for name in fields}
-    except KeyError:
-        raise TypeError(f"{cls.__name__} needs every field; missing {sorted(set(fields) - set(values))}") from None
-    obj = cls.__new__(cls)
-    object.__setattr__(obj, "__dict__", ordered)
-    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
-    object.__setattr__(obj, "__pydantic_extra__", None)
-    object.__setattr__(obj, "__pydantic_private__", None)
-    return obj
+    return trusted_builder(cls)(**values)
+
+
+_BUILDERS: dict[type, object] = {}
+
+
+def trusted_builder(cls):
+    """``cls``'s builder: a function taking every field as a keyword (none optional) and
+    returning the model with them set, in declaration order (as pydantic itself stores
+    fields, so serialisation is byte-identical). Generated once per class: a dict literal
+    and four attribute sets, about a tenth of ``model_construct``."""
+    found = _BUILDERS.get(cls)
+    if found is None:
+        names = list(cls.__pydantic_fields__)
+        if not all(n.isidentifier() and not n.startswith("_") for n in names):
+            raise TypeError(f"{cls.__name__} has a field that cannot be a keyword")
+        params = ", ".join(names)
+        items = ", ".join(f"{n!r}: {n}" for n in names)
+        fields_set = ", ".join(repr(n) for n in names)
+        source = (
+            f"def build(*, {params}):\n"
+            f"    obj = new(cls)\n"
+            f"    setattr(obj, '__dict__', {{{items}}})\n"
+            f"    setattr(obj, '__pydantic_fields_set__', {{{fields_set}}})\n"
+            f"    setattr(obj, '__pydantic_extra__', None)\n"
+            f"    setattr(obj, '__pydantic_private__', None)\n"
+            f"    return obj\n"
+        )
+        namespace = {"new": object.__new__, "cls": cls, "setattr": object.__setattr__}
+        exec(source, namespace)  # noqa: S102 - source built from the model's own field names
+        found = _BUILDERS[cls] = namespace["build"]
+    return found
 
 
 class CitedSource(BaseModel):
