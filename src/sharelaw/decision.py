@@ -196,8 +196,7 @@ class Decision(_Out):
             )
         out.append("")
         out.append(
-            f"<sub>sharelaw {self.engine_version}, rules {self.bundle_hash[:19]}, evaluator {self.evaluator}"
-            f"{', cross-checked' if self.cross_checked else ''}. "
+            f"<sub>sharelaw {self.engine_version}, rules {self.bundle_hash[:19]}, evaluator {self.evaluator}. "
             "Supports a decision; it is not legal advice.</sub>"
         )
         return "\n".join(out) + "\n"

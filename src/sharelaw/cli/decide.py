@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from ..decision import Decision
-from ..engine.stages import Engine, validate_request
+from ..engine.stages import EVALUATORS, Engine, validate_request
 from ..request import SharingRequest
 from ..rules.model import ProtocolFile, RulesetFile
 from ._common import (
@@ -45,11 +45,25 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     decide.add_argument("--batch", metavar="FILE.jsonl", help="decide one request per line (JSON Lines; '-' reads "
                         "standard input), writing one JSON result per line (see docs)")
     add_rules_option(decide)
+    decide.add_argument("--evaluator", choices=list(EVALUATORS), default="durable",
+                        help="what fires the rules: durable-rules (default), the compiled fast path, or the reference")
+    decide.add_argument("--cross-check", type=_rate, default=1.0, metavar="RATE",
+                        help="fraction of decisions checked against the reference evaluator, 0 to 1 (default 1: every one)")
     decide.set_defaults(run=run_decide)
 
     schema = commands.add_parser("schema", help="print a JSON Schema")
     schema.add_argument("which", choices=sorted(SCHEMAS))
     schema.set_defaults(run=run_schema)
+
+
+def _rate(text: str) -> float:
+    try:
+        rate = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= rate <= 1.0:
+        raise argparse.ArgumentTypeError(f"a rate between 0 and 1, not {text}")
+    return rate
 
 
 def run_decide(args: argparse.Namespace) -> str | tuple[str, int]:
@@ -61,8 +75,9 @@ def run_decide(args: argparse.Namespace) -> str | tuple[str, int]:
         raise InputError(["usage: sharelaw decide REQUEST.json [options] | sharelaw decide --batch FILE.jsonl [options]",
                           "error: give REQUEST.json (or '-' for standard input), or --batch FILE"])
     request = validate_request(read_request(args.request))
-    if args.rules:
-        engine = Engine(load_bundle(args.rules))
+    evaluator, rate = getattr(args, "evaluator", "durable"), getattr(args, "cross_check", 1.0)
+    if args.rules or (evaluator, rate) != ("durable", 1.0):
+        engine = Engine(load_bundle(args.rules) if args.rules else None, evaluator=evaluator, cross_check=rate)
         try:
             decision = engine.decide(request)
         finally:
