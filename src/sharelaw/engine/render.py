@@ -49,11 +49,40 @@ def plain_text(text: str | None) -> str:
     return " ".join(cleaned.split())
 
 
+class _Values(dict[str, str]):
+    """The values a text's placeholders take, filled on first use (``str.format_map``)."""
+
+    __slots__ = ("renderer",)
+
+    def __missing__(self, key: str) -> str:
+        return self.renderer._value(_NAMES[key])
+
+
+#: safe format key -> placeholder name (``{discloser.kind}`` is ``{p_discloser__kind}`` in the format)
+_NAMES: dict[str, str] = {}
+
+
+def _format(text: str) -> str | None:
+    """``text`` as a ``str.format`` template (literal braces doubled), or None if it has no placeholder."""
+    parts = _PLACEHOLDER.split(text)  # literal, name, literal, name, ...
+    if len(parts) == 1:
+        return None
+    out: list[str] = []
+    for i, part in enumerate(parts):
+        if i % 2 == 0:
+            out.append(part.replace("{", "{{").replace("}", "}}"))
+        else:
+            key = "p_" + part.replace(".", "__")
+            _NAMES[key] = part
+            out.append("{" + key + "}")
+    return "".join(out)
+
+
 class Renderer:
     """Fills ``{fact.name}`` placeholders with the request's values, as plain English."""
 
-    #: text -> (literal, name, literal, name, ...); texts come from the rules, a bounded set
-    _parsed: dict[str, list[str]] = {}
+    #: text -> its format template (None: no placeholder); texts come from the rules, a bounded set
+    _parsed: dict[str, str | None] = {}
 
     def __init__(self, req: SharingRequest, facts: Mapping[str, object]) -> None:
         self.facts = facts
@@ -62,6 +91,8 @@ class Renderer:
             "recipient": plain_text(req.recipient.name) or f"the {req.recipient.kind.label}",
             "as_at": req.as_at.isoformat(),
         }
+        self._filled = _Values()
+        self._filled.renderer = self
 
     def for_protocol(self, protocol: Protocol, partner_ids: Mapping[str, object]) -> "Renderer":
         """The same renderer, also filling ``{partner.discloser}``/``{partner.recipient}`` with partner names."""
@@ -72,6 +103,8 @@ class Renderer:
             partner = next((p for p in protocol.partners if p.id == pid), None)
             if partner is not None:
                 other.values[name] = partner.name
+        other._filled = _Values()
+        other._filled.renderer = other
         return other
 
     def _value(self, name: str) -> str:
@@ -83,14 +116,11 @@ class Renderer:
         return found
 
     def __call__(self, text: str, capitalise: bool = True) -> str:
-        parts = self._parsed.get(text)
-        if parts is None:
-            parts = _PLACEHOLDER.split(text)  # literal, name, literal, name, ...
-            self._parsed[text] = parts
-        if len(parts) == 1:
-            out = text
-        else:
-            out = "".join(p if i % 2 == 0 else self._value(p) for i, p in enumerate(parts))
+        try:
+            template = self._parsed[text]
+        except KeyError:
+            template = self._parsed[text] = _format(text)
+        out = text if template is None else template.format_map(self._filled)
         return out[:1].upper() + out[1:] if capitalise else out
 
 

@@ -28,7 +28,7 @@ from typing import Any, Literal, Mapping
 from pydantic import ValidationError
 
 from .._version import __version__
-from ..decision import SCHEMA_VERSION, Decision, ProtocolResult, StageResult
+from ..decision import SCHEMA_VERSION, Decision, ProtocolResult, RequirementResult, StageResult
 from .. import request as _request_module
 from ..errors import EngineError, RequestError, SharelawError
 from ..law.eras import era_on
@@ -253,7 +253,7 @@ class Engine:
                 title=run.stage.label,
                 status=run.status,
                 requirements=[
-                    rq if rq.reason is None else rq.model_copy(update={"reason": render(rq.reason)})
+                    rq if rq.reason is None else RequirementResult.build(**{**rq.__dict__, "reason": render(rq.reason)})
                     for rq in run.requirements
                 ],
             )

@@ -165,38 +165,44 @@ MISSING_ITEMS: dict[str, str] = {
 }
 
 def request_facts(req: SharingRequest) -> dict[str, object]:
-    """The normalised facts of a request: every fact in ``FACTS`` that is not stage-established."""
+    """The normalised facts of a request: every fact in ``FACTS`` that is not stage-established.
+
+    Values are the enum members' plain ``str`` values (``_value_``, the attribute ``.value``
+    reads, without the property's cost: this runs on every decision)."""
     categories = set(req.data.categories)
     facts: dict[str, object] = {
-        "interaction": req.interaction.value,
-        "purpose": req.purpose.value,
-        "sharing_kind": PURPOSE_KIND[req.purpose].value,
-        "discloser.kind": req.discloser.kind.value,
+        "interaction": req.interaction._value_,
+        "purpose": req.purpose._value_,
+        "sharing_kind": PURPOSE_KIND[req.purpose]._value_,
+        "discloser.kind": req.discloser.kind._value_,
         "discloser.public_authority": req.discloser.public_authority,
-        "recipient.kind": req.recipient.kind.value,
+        "recipient.kind": req.recipient.kind._value_,
         "recipient.public_authority": req.recipient.public_authority,
         "same_legal_entity": req.discloser.legal_entity == req.recipient.legal_entity,
-        "subject.age_band": age_band(None if req.subject.age == "unknown" else req.subject.age).value,
-        "subject.adult_at_risk": req.subject.adult_at_risk.value,
-        "subject.capacity": req.subject.capacity.value,
-        "data.identifiability": req.data.identifiability.value,
-        "data.in_confidence": req.data.in_confidence.value,
-        "data.already_public": req.data.already_public.value,
-        "data.art89_safeguards": req.data.art89_safeguards.value,
-        "consent.state": req.consent.state.value,
-        "consent.given_by": req.consent.given_by.value,
-        "risk.level": req.risk_of_harm.level.value,
-        "risk.to": req.risk_of_harm.to.value,
-        "risk.other_person": req.risk_of_harm.other.value,
-        "statutory_request": req.statutory_request.value,
-        "assessment.necessary": req.assessment.necessary.value.value,
-        "assessment.proportionate": req.assessment.proportionate.value.value,
-        "assessment.minimum_necessary": req.assessment.minimum_necessary.value.value,
-        "assessment.public_interest": req.assessment.public_interest.value.value,
-        "assessment.best_interests": req.assessment.best_interests.value.value,
-        "assessment.consent_unreasonably_withheld": req.assessment.consent_unreasonably_withheld.value.value,
-        "assessment.specified_objective": req.assessment.specified_objective.value.value,
+        "subject.age_band": age_band(None if req.subject.age == "unknown" else req.subject.age)._value_,
+        "subject.adult_at_risk": req.subject.adult_at_risk._value_,
+        "subject.capacity": req.subject.capacity._value_,
+        "data.identifiability": req.data.identifiability._value_,
+        "data.in_confidence": req.data.in_confidence._value_,
+        "data.already_public": req.data.already_public._value_,
+        "data.art89_safeguards": req.data.art89_safeguards._value_,
+        "consent.state": req.consent.state._value_,
+        "consent.given_by": req.consent.given_by._value_,
+        "risk.level": req.risk_of_harm.level._value_,
+        "risk.to": req.risk_of_harm.to._value_,
+        "risk.other_person": req.risk_of_harm.other._value_,
+        "statutory_request": req.statutory_request._value_,
+        "assessment.necessary": req.assessment.necessary.value._value_,
+        "assessment.proportionate": req.assessment.proportionate.value._value_,
+        "assessment.minimum_necessary": req.assessment.minimum_necessary.value._value_,
+        "assessment.public_interest": req.assessment.public_interest.value._value_,
+        "assessment.best_interests": req.assessment.best_interests.value._value_,
+        "assessment.consent_unreasonably_withheld": req.assessment.consent_unreasonably_withheld.value._value_,
+        "assessment.specified_objective": req.assessment.specified_objective.value._value_,
     }
-    for c in DataCategory:
-        facts[f"data.{c.value}"] = c in categories
+    for name, c in _CATEGORY_FACTS:
+        facts[name] = c in categories
     return facts
+
+
+_CATEGORY_FACTS = tuple((f"data.{c.value}", c) for c in DataCategory)
