@@ -162,9 +162,9 @@ def compile_segment(segment: Segment, memo: dict[tuple[str, str, object], Cond] 
         if not values:
             continue
         # Only the rules that read the fact change when it is fixed; the others all stay.
-        readers = [r for r, rd in zip(rules, reads) if fact in rd]
-        alive = sum(special(r, fact, v) != _FALSE for v in values for r in readers)
-        cost = len(rules) - len(readers) + alive / len(values)
+        reading = [r for r, rd in zip(rules, reads) if fact in rd]
+        n_alive = sum(special(r, fact, v) != _FALSE for v in values for r in reading)
+        cost = len(rules) - len(reading) + n_alive / len(values)
         if best is None or cost < best[0]:
             best = (cost, fact)
     src = _Source()
@@ -238,7 +238,7 @@ class CompiledEvaluator:
 
     def prepare(self, bundle: Bundle) -> None:
         """Compile every segment with rules now, so faults surface at start-up."""
-        for segment in bundle.all_segments():
+        for segment in bundle.all_segments():  # type: ignore[no-untyped-call]
             if segment.rules:
                 self.compiled(segment)
         self._memo.clear()  # only needed while compiling

@@ -53,6 +53,7 @@ class _Values(dict[str, str]):
     """The values a text's placeholders take, filled on first use (``str.format_map``)."""
 
     __slots__ = ("renderer",)
+    renderer: "Renderer"
 
     def __missing__(self, key: str) -> str:
         return self.renderer._value(_NAMES[key])
@@ -175,7 +176,7 @@ class Output:
             yielded = run.yielded
             for r in run.shown:
                 gave_way = r.id in yielded
-                reason = (renderers.get(r.protocol, render) if r.protocol else render)(r.reason)  # type: ignore[arg-type]
+                reason = (renderers.get(r.protocol, render) if r.protocol else render)(r.reason)
                 out.append(build(
                     stage=run.stage,
                     rule_id=r.id,
