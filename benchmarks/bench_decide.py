@@ -267,6 +267,35 @@ def breakdown(bundle: Bundle, requests: list[dict], config: str = "default") -> 
     return out
 
 
+def interleaved(bundle: Bundle, requests: list[dict], configs: list[str], rounds: int) -> list[str]:
+    """Every configuration in one process, deciding each request in turn (a, b, c, a, b, c, ...):
+    on a busy machine each sees the same load, so the ratios are fairer than separate runs."""
+    engines = {name: Engine(bundle, **CONFIGS[name]) for name in configs}
+    samples: dict[str, list[int]] = {name: [] for name in configs}
+    clock = time.perf_counter_ns
+    try:
+        for e in engines.values():
+            for r in requests:
+                e.decide(r)
+        for _ in range(rounds):
+            for r in requests:
+                for name, e in engines.items():
+                    t0 = clock()
+                    e.decide(r)
+                    samples[name].append(clock() - t0)
+    finally:
+        for e in engines.values():
+            e.close()
+    base = sorted(samples[configs[0]])
+    out = [f"{'configuration':<16}{'p50 µs':>9}{'p99 µs':>10}{'mean µs':>9}{'p50 ratio':>11}{'mean ratio':>12}"]
+    for name in configs:
+        ordered = sorted(samples[name])
+        mean = sum(ordered) / len(ordered) / 1000
+        out.append(f"{name:<16}{percentile(ordered, 50):>9.1f}{percentile(ordered, 99):>10.1f}{mean:>9.1f}"
+                   f"{percentile(ordered, 50) / percentile(base, 50):>11.3f}{mean / (sum(base) / len(base) / 1000):>12.3f}")
+    return out
+
+
 def profile(bundle: Bundle, requests: list[dict], top: int) -> str:
     engine = Engine(bundle)
     try:
@@ -293,12 +322,27 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--configs", default=",".join(CONFIGS), help=f"comma-separated subset of {','.join(CONFIGS)}")
     ap.add_argument("--no-breakdown", action="store_true", help="skip the where-the-time-goes section")
     ap.add_argument("--profile", type=int, default=0, metavar="N", help="also print the top N functions by own time")
+    ap.add_argument("--interleaved", type=int, default=0, metavar="ROUNDS",
+                    help="only: every configuration in one process, request by request, ROUNDS passes (a busy machine)")
     args = ap.parse_args(argv)
     count = 20_000 if args.quick else args.count
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     unknown = set(configs) - set(CONFIGS)
     if unknown:
         ap.error(f"unknown configuration(s): {', '.join(sorted(unknown))}")
+
+    if args.interleaved:
+        print("sharelaw decide() benchmark, interleaved")
+        print("command      " + " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]))
+        for line in machine():
+            print(line)
+        bundle = Bundle.load()
+        requests = deterministic_request_dicts(args.requests, seed=args.seed)
+        print(f"workload     {args.interleaved} passes over {len(requests):,} distinct requests (seed {args.seed}), "
+              "each request decided by every configuration in turn; ratios to the first\n")
+        for line in interleaved(bundle, requests, configs, args.interleaved):
+            print(line)
+        return
 
     print("sharelaw decide() benchmark")
     print("command      " + " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]))
