@@ -268,8 +268,9 @@ def breakdown(bundle: Bundle, requests: list[dict], config: str = "default") -> 
 
 
 def interleaved(bundle: Bundle, requests: list[dict], configs: list[str], rounds: int) -> list[str]:
-    """Every configuration in one process, deciding each request in turn (a, b, c, a, b, c, ...):
-    on a busy machine each sees the same load, so the ratios are fairer than separate runs."""
+    """Every configuration in one process, deciding each request in turn (a, b, c; then b, c,
+    a; ...): on a busy machine each sees the same load, so the ratios are fairer than
+    separate runs."""
     engines = {name: Engine(bundle, **CONFIGS[name]) for name in configs}
     samples: dict[str, list[int]] = {name: [] for name in configs}
     clock = time.perf_counter_ns
@@ -277,9 +278,12 @@ def interleaved(bundle: Bundle, requests: list[dict], configs: list[str], rounds
         for e in engines.values():
             for r in requests:
                 e.decide(r)
+        order = list(engines.items())
         for _ in range(rounds):
-            for r in requests:
-                for name, e in engines.items():
+            for i, r in enumerate(requests):
+                # Rotate who goes first: the one after a similar engine finds the caches warm.
+                k = i % len(order)
+                for name, e in order[k:] + order[:k]:
                     t0 = clock()
                     e.decide(r)
                     samples[name].append(clock() - t0)
