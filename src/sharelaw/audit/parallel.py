@@ -43,20 +43,21 @@ READ_BATCH = 500
 # content-addressed, so the cache is keyed by hash alone.
 _cache_lock = threading.Lock()
 _bundles: dict[str, Any] = {}
-_engines: dict[tuple[str, str], Any] = {}
+_engines: dict[tuple[str, str, bool], Any] = {}
 
 
 class _WorkerEngines(_Engines):
     """``_Engines`` over the worker's cache (closed when the worker ends, not per partition)."""
 
-    def get(self, bundle_hash: str, evaluator: str) -> Any:
-        from ..engine.pipeline import Engine
+    def get(self, bundle_hash: str, evaluator: str, cross_check: bool = True) -> Any:
+        from ..engine.stages import Engine
 
-        key = (bundle_hash, evaluator)
+        key = (bundle_hash, evaluator, cross_check)
         with _cache_lock:
             engine = _engines.get(key)
         if engine is None:
-            engine = Engine(self._bundle_for(bundle_hash), evaluator=evaluator)  # type: ignore[arg-type]
+            engine = Engine(self._bundle_for(bundle_hash), evaluator=evaluator,  # type: ignore[arg-type]
+                            cross_check=cross_check)
             with _cache_lock:
                 engine = _engines.setdefault(key, engine)
         return engine
