@@ -77,7 +77,8 @@ def run_decide(args: argparse.Namespace) -> str | tuple[str, int]:
     request = validate_request(read_request(args.request))
     evaluator, rate = getattr(args, "evaluator", "durable"), getattr(args, "cross_check", 1.0)
     if args.rules or (evaluator, rate) != ("durable", 1.0):
-        engine = Engine(load_bundle(args.rules) if args.rules else None, evaluator=evaluator, cross_check=rate)
+        engine = Engine(load_bundle(args.rules) if args.rules else None, evaluator=evaluator,  # type: ignore[arg-type]
+                        cross_check=rate)
         try:
             decision = engine.decide(request)
         finally:

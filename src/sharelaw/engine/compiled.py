@@ -238,7 +238,7 @@ class CompiledEvaluator:
 
     def prepare(self, bundle: Bundle) -> None:
         """Compile every segment with rules now, so faults surface at start-up."""
-        for segment in bundle.all_segments():  # type: ignore[no-untyped-call]
+        for segment in bundle.all_segments():
             if segment.rules:
                 self.compiled(segment)
         self._memo.clear()  # only needed while compiling

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal, TypeVar
+from typing import Any, Callable, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -105,10 +105,10 @@ def build_trusted(cls: type[_M], **values: Any) -> _M:
     return trusted_builder(cls)(**values)
 
 
-_BUILDERS: dict[type, object] = {}
+_BUILDERS: dict[type, Callable[..., Any]] = {}
 
 
-def trusted_builder(cls):
+def trusted_builder(cls: type[_M]) -> Callable[..., _M]:
     """``cls``'s builder: a function taking every field as a keyword (none optional) and
     returning the model with them set, in declaration order (as pydantic itself stores
     fields, so serialisation is byte-identical). Generated once per class: a dict literal
@@ -132,8 +132,8 @@ def trusted_builder(cls):
         )
         namespace = {"new": object.__new__, "cls": cls, "setattr": object.__setattr__}
         exec(source, namespace)  # noqa: S102 - source built from the model's own field names
-        found = _BUILDERS[cls] = namespace["build"]
-    return found
+        found = _BUILDERS[cls] = cast(Callable[..., Any], namespace["build"])
+    return cast(Callable[..., _M], found)
 
 
 class CitedSource(BaseModel):
