@@ -62,6 +62,10 @@ def _record_ids(log: AuditLog) -> set[str]:
     return {r.record_id for r in log.records()}
 
 
+#: Appends a writer makes before it may be killed, in each of the rounds (6 x 170 > 1,000).
+PER_ROUND = 170
+
+
 def test_sigkill_during_appends_loses_nothing_returned(log_url):
     rng = random.Random(int.from_bytes(os.urandom(4), "big"))
     reported: set[str] = set()
@@ -74,7 +78,12 @@ def test_sigkill_during_appends_loses_nothing_returned(log_url):
         lines: list[str] = []
         reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
         reader.start()
-        time.sleep(rng.uniform(0.3, 1.5))
+        # Kill it at a random moment once it has appended enough to count: by records seen, not
+        # by time, so that a slow (busy) machine cannot make the test fail for lack of appends.
+        deadline = time.monotonic() + 120
+        while len(lines) < PER_ROUND and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.5))
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         reader.join(timeout=30)
