@@ -46,6 +46,8 @@ def plain_text(text: str | None) -> str:
     "MUST SHARE") nor drive a terminal (ANSI escapes) nor reorder what is shown."""
     if not text:
         return ""
+    if text.isprintable():  # no control, format or other category-C character: nothing to replace
+        return " ".join(text.split())
     cleaned = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in text)
     return " ".join(cleaned.split())
 

@@ -133,7 +133,7 @@ def trusted_builder(cls: type[_M]) -> Callable[..., _M]:
         namespace = {"new": object.__new__, "cls": cls, "setattr": object.__setattr__}
         exec(source, namespace)  # noqa: S102 - source built from the model's own field names
         found = _BUILDERS[cls] = cast(Callable[..., Any], namespace["build"])
-    return cast(Callable[..., _M], found)
+    return found  # not cast(Callable[..., _M], ...): subscripting a generic costs ~1.5 µs a call
 
 
 class CitedSource(BaseModel):
