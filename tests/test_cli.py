@@ -291,6 +291,8 @@ def test_invalid_shipped_rules_are_an_internal_error(capsys, monkeypatch, reques
         raise RulesetErrors([RulesetError("ruleset_schema_error", "bad", file="national/x.yaml", line=7)])
 
     monkeypatch.setattr(sharelaw, "default_engine", broken)
+    # decide in a new process (no shared engine yet) loads the shipped rules itself
+    monkeypatch.setattr(Bundle, "load", staticmethod(lambda *a, **k: broken()))
     for argv in (["decide", str(request_file)], ["rules", "list"]):
         code, out, err = run(capsys, *argv)
         assert code == 1

@@ -88,3 +88,32 @@ def test_a_rule_too_large_to_cut_is_found_by_check_at_its_line(capsys, rules):
     assert code == 1, report
     (diag,) = [d for d in report["diagnostics"] if d["code"] == "ruleset_engine_limit"]
     assert diag["file"].endswith("99_extra.yaml") and diag["line"] == 7 and diag["rule_id"] == "local.extra.r1"
+
+
+def test_decide_compiling_lazily_still_refuses_a_rule_the_engine_cannot_take(capsys, rules, tmp_path):
+    # `sharelaw decide` compiles only the segments its request reaches (a cold start's main
+    # cost): a rule the core cannot take is found when its segment is reached, and is the
+    # same rule-file error at its line, with nothing decided
+    deep = "{not: " * 250 + "{purpose: other}" + "}" * 250
+    (rules / "national" / "99_extra.yaml").write_text(HEAD + _rule(1, deep), "utf-8")
+    request = default_ruleset_dir().parent / "examples" / "05-hospital-assists-s47-enquiry.json"
+    code = main(["decide", "--rules", str(rules), str(request), "--format", "json"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "99_extra.yaml:7" in captured.err and "ruleset_engine_limit" in captured.err
+    assert '"outcome"' not in captured.out
+
+
+def test_a_lazily_prepared_engine_decides_as_an_eager_one(rules):
+    from sharelaw import Engine
+    from sharelaw.rules.bundle import Bundle
+
+    bundle = Bundle.load(rules)
+    eager, lazy = Engine(bundle), Engine(bundle, prepare="lazy")
+    try:
+        for path in sorted((default_ruleset_dir().parent / "examples").glob("0*.json")):
+            request = json.loads(path.read_text("utf-8"))
+            assert lazy.decide(request) == eager.decide(request)
+    finally:
+        eager.close()
+        lazy.close()

@@ -8,6 +8,7 @@ from typing import Any
 from ..decision import Decision
 from ..engine.stages import EVALUATORS, Engine, validate_request
 from ..request import SharingRequest
+from ..rules.bundle import Bundle
 from ..rules.model import ProtocolFile, RulesetFile
 from ._common import (
     InputError,
@@ -76,15 +77,21 @@ def run_decide(args: argparse.Namespace) -> str | tuple[str, int]:
                           "error: give REQUEST.json (or '-' for standard input), or --batch FILE"])
     request = validate_request(read_request(args.request))
     evaluator, rate = getattr(args, "evaluator", "durable"), getattr(args, "cross_check", 1.0)
-    if args.rules or (evaluator, rate) != ("durable", 1.0):
-        engine = Engine(load_bundle(args.rules) if args.rules else None, evaluator=evaluator,  # type: ignore[arg-type]
-                        cross_check=rate)
+    # One request: an engine that compiles only the segments this request reaches (most of a
+    # cold start otherwise; docs/performance.md, "Cold start"). A rule the engine cannot take
+    # is still an error, raised when its segment is reached, and nothing is decided.
+    # In a process that has already built the shared engine (an embedding caller), that one.
+    import sharelaw
+
+    if not args.rules and (evaluator, rate) == ("durable", 1.0) and getattr(sharelaw, "_default", None) is not None:
+        decision = default_engine().decide(request)
+    else:
+        bundle = load_bundle(args.rules) if args.rules else Bundle.load()
+        engine = Engine(bundle, evaluator=evaluator, cross_check=rate, prepare="lazy")  # type: ignore[arg-type]
         try:
             decision = engine.decide(request)
         finally:
             engine.close()
-    else:
-        decision = default_engine().decide(request)
     if args.format == "json":
         return to_json(decision.model_dump(mode="json"))
     if args.format == "jsonld":  # W3C DPV terms (sharelaw.dpv)

@@ -98,20 +98,28 @@ class DurableEvaluator:
         """The plan a segment is compiled to (what `sharelaw check` reports as headroom)."""
         return self._handle(segment).plan
 
-    def prepare(self, bundle: Any) -> None:
+    def prepare(self, bundle: Any, *, lazy: bool = False) -> None:
         """Compile every date segment of every stage (and of every protocol) now, so faults
-        surface at start-up.
+        surface at start-up; with ``lazy``, each segment is compiled when a request first
+        reaches it instead (a one-shot command decides on one segment a stage, and compiling
+        all of them is most of its cost).
 
         If the core refuses a segment, each of its rules is compiled alone to find the
-        one it cannot take, which is reported with its file and line.
+        one it cannot take, which is reported with its file and line (at start-up, or, lazily,
+        when the segment is first used: a ``RulesetErrors``, never a decision).
         """
+        if lazy:
+            return
         for segment in bundle.all_segments():
             if not segment.rules:
                 continue  # nothing to fire: the pipeline does not call the core for it
-            try:
-                self._handle(segment)
-            except EngineError as exc:
-                raise self._culprit(segment) or self._segment_error(segment, exc) from exc
+            self._compile(segment)
+
+    def _compile(self, segment: Segment) -> _Compiled:
+        try:
+            return self._handle(segment)
+        except EngineError as exc:
+            raise self._culprit(segment) or self._segment_error(segment, exc) from exc
 
     @staticmethod
     def _segment_error(segment: Segment, exc: Exception) -> RulesetErrors:
@@ -146,7 +154,7 @@ class DurableEvaluator:
             raise EngineError(f"durable-rules is in an unknown state after an earlier fault ({self._broken}); "
                               "create a new Engine")
         with self._lock:
-            compiled = self._handle(segment)
+            compiled = self._compiled.get(segment.key) or self._compile(segment)
             shards = compiled.route.select(facts)  # the index: only the rulesets whose rules can fire
             positions: list[int] = []
             for shard in shards:

@@ -139,6 +139,7 @@ class Engine:
         evaluator: EvaluatorName = "durable",
         cross_check: bool | float = True,
         guard_protocols: bool = True,
+        prepare: Literal["eager", "lazy"] = "eager",
     ) -> None:
         if evaluator not in EVALUATORS:
             raise ValueError(f"unknown evaluator {evaluator!r} (known: {', '.join(EVALUATORS)})")
@@ -151,7 +152,9 @@ class Engine:
             from .durable import DurableEvaluator
 
             self._primary: Any = DurableEvaluator()
-            self._primary.prepare(self.bundle)
+            # "lazy" (one-shot commands): each segment compiled when first reached; a rule the
+            # core refuses is then a RulesetErrors from decide(), never a decision.
+            self._primary.prepare(self.bundle, lazy=prepare == "lazy")
         elif evaluator == "compiled":
             from .compiled import CompiledEvaluator
 

@@ -81,7 +81,20 @@ class Segment:
 
     @cached_property
     def predicates(self) -> tuple[tuple[str, Callable[..., Any]], ...]:
-        return tuple((r.id, predicate(r.when)) for r in self.rules)
+        out = []
+        for r in self.rules:
+            try:
+                out.append((r.id, predicate(r.when)))
+            except (RecursionError, SyntaxError, MemoryError):
+                # a condition nested deeper than Python compiles: the rule author's to flatten,
+                # reported at the rule (as `sharelaw check` does), not a fault
+                from .reference import predicate_error
+
+                error = predicate_error(r)
+                if error is None:
+                    raise
+                raise RulesetErrors([error]) from None
+        return tuple(out)
 
     @cached_property
     def requirement_tests(self) -> tuple[tuple[Requirement, Callable[..., Any]], ...]:
