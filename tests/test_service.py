@@ -392,3 +392,24 @@ def test_serve_refuses_a_bad_token_file_or_log_before_starting(tmp_path: Path) -
     code, _, err = cli("serve", "--tokens", str(tmp_path / "ok.json"), "--log", "ftp://nowhere")
     assert code == 2 and "unknown audit log URL scheme" in err
     assert cli("serve", "--tokens", str(tmp_path / "ok.json"), "--record")[0] == 2  # --record needs --log
+
+
+def test_the_socket_bound_for_worker_processes_has_nodelay() -> None:
+    # With --workers N the accepted connections inherit TCP_NODELAY from this socket; without
+    # it every keep-alive response waited ~40 ms for the client's delayed ACK (bench_http.py)
+    import socket
+
+    import uvicorn
+
+    from sharelaw.cli.serve import _nodelay_listener
+
+    original = uvicorn.Config.bind_socket
+    try:
+        _nodelay_listener(uvicorn)
+        sock = uvicorn.Config("sharelaw.service.app:app_from_env", host="127.0.0.1", port=0).bind_socket()
+        try:
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        finally:
+            sock.close()
+    finally:
+        uvicorn.Config.bind_socket = original  # type: ignore[method-assign]

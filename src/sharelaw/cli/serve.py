@@ -81,6 +81,29 @@ def _timeout(text: str) -> float:
     return value
 
 
+def _nodelay_listener(uvicorn: Any) -> None:
+    """Set TCP_NODELAY on the socket uvicorn binds for its worker processes.
+
+    The workers receive the listening socket rebuilt without its protocol number, so
+    asyncio does not set TCP_NODELAY on the connections they accept (it checks
+    ``sock.proto == IPPROTO_TCP``); a response's headers and body then leave as two
+    writes and Nagle holds the second until the client's delayed ACK: ~40 ms on every
+    keep-alive request (measured: 48 ms against 5 ms). Linux passes the option from the
+    listening socket to every accepted one.
+    """
+    import socket
+
+    bind = uvicorn.Config.bind_socket
+
+    def bind_socket(self: Any) -> socket.socket:
+        sock: socket.socket = bind(self)
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+    uvicorn.Config.bind_socket = bind_socket
+
+
 def run_serve(args: argparse.Namespace) -> str:
     try:
         import uvicorn
@@ -114,6 +137,7 @@ def run_serve(args: argparse.Namespace) -> str:
         uvicorn.run(create_app(config, bundle), **options)
     else:
         os.environ[ENV_VAR] = config.to_env()
+        _nodelay_listener(uvicorn)
         uvicorn.run("sharelaw.service.app:app_from_env", factory=True, workers=args.workers, **options)
     return ""
 
