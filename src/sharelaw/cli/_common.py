@@ -417,7 +417,7 @@ def duplicate_key_errors(data: Any, loc: str = "", *, shallow: bool = False) -> 
     return list(_duplicate_keys(data, loc))
 
 
-def load_bundle(paths: list[str], only: set[Path] | None = None) -> Bundle:
+def load_bundle(paths: list[str], only: set[Path] | None = None, *, cache: bool = True) -> Bundle:
     """A bundle from the user's rule files; InputError listing every problem if invalid."""
     from ..analysis.check import rule_files_under, with_national
 
@@ -428,7 +428,7 @@ def load_bundle(paths: list[str], only: set[Path] | None = None) -> Bundle:
             if files and not has_national:  # protocols alone: with the shipped national law
                 roots, files = with_national([Path(p) for p in paths], files)
                 paths, only = [str(r) for r in roots], set(files)
-        bundle = Bundle.load(*paths, only=only)
+        bundle = Bundle.load(*paths, only=only, cache=cache)
     except RulesetError as exc:
         raise InputError.of(exc) from None
     except (OSError, UnicodeDecodeError) as exc:

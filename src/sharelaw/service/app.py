@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import time
 import uuid
 from datetime import date
@@ -33,7 +34,7 @@ from ..audit.record import Actor
 from ..cli._common import duplicate_key_errors, load_bundle, parse_json_bytes, to_json
 from ..decision import Decision
 from ..engine.pipeline import Engine, validate_request
-from ..errors import EngineError, FieldError, RequestError, SharelawError
+from ..errors import FieldError, RequestError, SharelawError
 from ..law.eras import SCOPE_START
 from ..request import SharingRequest
 from ..rules.bundle import Bundle
@@ -58,6 +59,16 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+_LOG = logging.getLogger("sharelaw.service")
+
+
+def _logged(doing: str, exc: BaseException) -> str:
+    """Log a fault with its traceback under a new id, and return the id for the client."""
+    ref = uuid.uuid4().hex[:12]
+    _LOG.error("error %s while %s: %s: %s", ref, doing, type(exc).__name__, exc, exc_info=exc)
+    return ref
+
+
 class Service:
     """What one worker holds: the tokens, the engine (rules loaded once), the log, the jobs."""
 
@@ -65,7 +76,10 @@ class Service:
         self.config = config
         self.tokens = TokenFile.load(config.tokens)
         if bundle is None:
-            bundle = load_bundle(config.rules) if config.rules else Bundle.load()
+            # Parsed from the files themselves, never the parse cache (rules/cache.py): a service
+            # must decide on exactly the files its bundle hash names, and the cache is the one
+            # place a process that can write the user's home could change them.
+            bundle = load_bundle(config.rules, cache=False) if config.rules else Bundle.load(cache=False)
         self.engine = Engine(bundle, evaluator=config.evaluator, cross_check=config.cross_check)  # type: ignore[arg-type]
         self.bundle = self.engine.bundle
         self.log: AuditLog | None = AuditLog.open(config.log, create=True) if config.log else None
@@ -89,8 +103,11 @@ class Service:
         except RequestError as exc:
             raise Problem.from_request_error(exc) from None
         except Exception as exc:  # EngineError, or anything else: fail closed, no decision
-            detail = str(exc) if isinstance(exc, EngineError) else f"internal error while deciding: {type(exc).__name__}"
-            raise Problem(500, "engine_error", f"{detail}; nothing was decided or recorded") from exc
+            # The fault's own text (rule ids, engine state, paths) stays in the server's log;
+            # the client gets an id to quote.
+            ref = _logged("deciding", exc)
+            raise Problem(500, "engine_error", f"internal error while deciding (error {ref}, in the "
+                          "service's log); nothing was decided or recorded") from exc
         self.metrics.decided(decision.outcome.value, time.perf_counter() - started)
         if not record:
             return uuid.uuid4().hex, decision, None
@@ -98,8 +115,9 @@ class Service:
         try:
             rec = log.record(decision, request, actor=Actor.model_validate(token.actor()), bundle=self.bundle)
         except Exception as exc:  # the decision is not returned: it is not durable
-            raise Problem(500, "log_error", f"the decision could not be recorded ({type(exc).__name__}: {exc}); "
-                          "it is not returned") from exc
+            ref = _logged("recording a decision", exc)
+            raise Problem(500, "log_error", f"the decision could not be recorded (error {ref}, in the service's "
+                          "log); it is not returned") from exc
         self.metrics.appended("decision")
         return rec.decision_id, decision, rec.hash
 
@@ -360,7 +378,9 @@ def create_app(config: ServiceConfig, bundle: Bundle | None = None) -> FastAPI:
             try:
                 done = log.record_action(decision_id, action, actor=Actor.model_validate(token.actor()))
             except AuditError as exc:
-                raise Problem(500, "log_error", f"the action could not be recorded: {exc}") from exc
+                ref = _logged("recording an action", exc)
+                raise Problem(500, "log_error", f"the action could not be recorded (error {ref}, in the "
+                              "service's log)") from exc
             service.metrics.appended("action")
             return {"record_id": done.record_id, "decision_id": decision_id, "seq": done.seq, "hash": done.hash}
 
@@ -480,7 +500,10 @@ def create_app(config: ServiceConfig, bundle: Bundle | None = None) -> FastAPI:
             try:
                 await in_thread(service, log.head)
             except Exception as exc:  # noqa: BLE001 - not ready, and why
-                raise Problem(503, "log_unreachable", f"the audit log cannot be read: {type(exc).__name__}: {exc}") from None
+                # no token here: nothing of the fault (hosts, users, paths) goes to the caller
+                ref = _logged("checking the log for /readyz", exc)
+                raise Problem(503, "log_unreachable", f"the audit log cannot be read (error {ref}, in the "
+                              "service's log)") from None
         body = {"status": "ready", "bundle_hash": service.bundle.content_hash, "evaluator": service.engine.evaluator,
                 "log": "reachable" if log is not None else "none", "version": __version__}
         return Response(to_json(body).encode(), media_type=JSON)
