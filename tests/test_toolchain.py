@@ -449,3 +449,14 @@ def test_a_users_code_type_checks_strictly_against_sharelaw(tmp_path):
                                 "--cache-dir", str(tmp_path / "cache"), str(user)])
     assert 'Revealed type is "builtins.str"' in out or 'Revealed type is "str"' in out, out + err
     assert "error" not in out.replace("Success", ""), out
+
+
+def test_batch_uses_the_evaluator_and_cross_check_rate_given(tmp_path, capsys):
+    # --evaluator/--cross-check apply to every line of a batch as to one request
+    request = json.loads((Path(__file__).resolve().parents[1] / "examples" / "05-hospital-assists-s47-enquiry.json").read_text("utf-8"))
+    batch = tmp_path / "requests.jsonl"
+    batch.write_text(json.dumps(request) + "\n" + json.dumps(request) + "\n", "utf-8")
+    code = main(["decide", "--batch", str(batch), "--evaluator", "compiled", "--cross-check", "0"])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 0 and len(lines) == 2
+    assert {(r["decision"]["evaluator"], r["decision"]["cross_checked"]) for r in lines} == {("compiled", False)}

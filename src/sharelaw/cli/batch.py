@@ -35,7 +35,11 @@ def run_batch(args: argparse.Namespace) -> tuple[str, int]:
         raise InputError(["error: give either REQUEST.json or --batch FILE, not both"])
     if args.format not in ("text", "json"):
         raise InputError([f"error: --batch writes JSON Lines; --format {args.format} is for one request"])
-    engine = Engine(load_bundle(args.rules)) if args.rules else default_engine()
+    evaluator, rate = getattr(args, "evaluator", "durable"), getattr(args, "cross_check", 1.0)
+    custom = bool(args.rules) or (evaluator, rate) != ("durable", 1.0)
+    engine = (Engine(load_bundle(args.rules) if args.rules else None, evaluator=evaluator,  # type: ignore[arg-type]
+                     cross_check=rate)
+              if custom else default_engine())
     try:
         if args.batch == "-":
             return _run(sys.stdin.buffer, "standard input", engine, sys.stdout)
@@ -46,7 +50,7 @@ def run_batch(args: argparse.Namespace) -> tuple[str, int]:
         with fh:
             return _run(fh, args.batch, engine, sys.stdout)
     finally:
-        if args.rules:
+        if custom:
             engine.close()
 
 
