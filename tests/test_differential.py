@@ -247,3 +247,25 @@ def test_a_sampled_disagreement_refuses_to_decide(monkeypatch: pytest.MonkeyPatc
             assert not d.cross_checked  # only an unchecked decision gets past (decided on a dropped rule)
             decided += 1
     assert refused and decided
+
+
+def test_replay_cross_checks_the_decisions_a_sampling_rate_left_unchecked(tmp_path: Path, monkeypatch: Any) -> None:
+    # Production decides unchecked (cross_check=0); an auditor's replay still checks each one
+    # against the reference evaluator, so a misfire on an unsampled decision shows there.
+    from sharelaw.audit import AuditLog
+    from sharelaw.audit.replay import reproduce
+    from sharelaw.rules.reference import ReferenceEvaluator
+
+    engine = Engine(BUNDLE, evaluator="compiled", cross_check=0.0)
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    with AuditLog.open(url, create=True) as log:
+        for r in deterministic_request_dicts(20, seed=4):
+            decision = engine.decide(r)
+            assert decision.cross_checked is False
+            log.record(decision, r, actor={"agency": "a", "role": "r"}, bundle=BUNDLE)
+        report = reproduce(log)
+        assert report.ok and report.reproduced == 20  # the flag is compared as recorded
+        monkeypatch.setattr(ReferenceEvaluator, "fire", lambda self, segment, facts: ["not.a.rule"])
+        broken = reproduce(log)
+    assert not broken.ok and len(broken.mismatches) == 20
+    assert all("disagree" in m.problem for m in broken.mismatches)

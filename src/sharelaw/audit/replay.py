@@ -211,9 +211,8 @@ class ReplayReport:
 class _Engines:
     """One engine per (bundle, evaluator, cross-checked), built on first use and closed at the end.
 
-    A decision recorded as cross-checked is replayed cross-checked, one recorded as not (a
-    production sampling rate left it out) is replayed without, so ``cross_checked`` comes
-    back as recorded; one recorded before the field existed is replayed cross-checked."""
+    Replay cross-checks every decision, including those a production sampling rate left
+    unchecked (``reproduce_one`` then compares ``cross_checked`` as recorded)."""
 
     def __init__(self, bundle_for: Callable[[str], Bundle]) -> None:
         self._bundle_for = bundle_for
@@ -308,8 +307,13 @@ def reproduce_one(report: ReplayReport, rec: StoredRecord, engines: "_Engines", 
     report.recorded_by[recorded_by] = report.recorded_by.get(recorded_by, 0) + 1
     chosen = _evaluator(rec, evaluator)
     try:
-        engine = engines.get(rec.bundle_hash, chosen, stored.get("cross_checked", True) is not False)
+        # Always cross-checked, whatever the production sampling rate left out: a replay is where
+        # an evaluator's misfire on an unsampled decision must show (as a decision that cannot
+        # be replayed). The flag itself is then compared as recorded.
+        engine = engines.get(rec.bundle_hash, chosen, True)
         new = engine.decide(rec.request).model_dump(mode="json", warnings=False)
+        if "cross_checked" in stored:
+            new["cross_checked"] = stored["cross_checked"]
     except Exception as exc:  # noqa: BLE001 - each record is reported, none stops the replay
         if recorded_by != THIS_VERSION:
             # A record of another version that this version cannot decide (its request or its
