@@ -250,3 +250,28 @@ def test_an_interrupt_just_after_an_archive_begins_leaves_no_transaction_open(tm
     finally:
         store.close()
         other.close()
+
+
+def test_an_interrupt_after_a_group_commit_leaves_the_others_acknowledged_once(tmp_path):
+    # Group commit (issue 11): the leader is interrupted just after COMMIT. The records in its
+    # group are durable: the other callers get their results, nothing is queued again (which
+    # would append them twice), and a caller whose record failed on its own is told so and not
+    # retried behind its back.
+    from sharelaw.audit.store import _Pending
+
+    path = tmp_path / "log.sqlite"
+    store = SQLiteStore(path)
+    try:
+        own, other = _Pending(_body, None, None), _Pending(_body, None, None)
+        orphan = _Pending(_body, None, "no-such-decision")
+        store._queue[:] = [own, other, orphan]
+        store._leading = own.lead = True
+        _interrupt_after(store, "_commit")
+        with pytest.raises(KeyboardInterrupt):
+            store._lead(own)
+        assert other.done.is_set() and other.result is not None and other.error is None
+        assert orphan.done.is_set() and orphan.result is None and "no decision" in str(orphan.error)
+        assert store._queue == [] and not store._leading
+        assert within_timeout(lambda: store.append(_body), 10).seq == 3  # own's and other's, then this
+    finally:
+        store.close()

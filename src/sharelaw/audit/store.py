@@ -71,6 +71,7 @@ class Store:
         self._queue_lock = threading.Lock()  # guards the queue of waiting appends and who leads
         self._queue: list[_Pending] = []
         self._leading = False
+        self._committed = False  # the last append transaction reached COMMIT
 
     # ------------------------------------------------------------ subclass hooks
 
@@ -186,7 +187,11 @@ class Store:
         except BaseException as exc:  # KeyboardInterrupt, SystemExit...: this thread stops; the others are retried
             own.error = exc
             with self._queue_lock:
-                self._queue[:0] = [p for p in batch if p is not own]
+                # Only those with no outcome yet: one that failed on its own (its decision is not
+                # in the log) is told so and leaves, and one committed before the interrupt is
+                # durable and told so; re-queuing either would append after its caller left or
+                # append twice.
+                self._queue[:0] = [p for p in batch if p is not own and p.result is None and p.error is None]
             raise
         finally:
             self._hand_on()
@@ -221,6 +226,7 @@ class Store:
     def _append_group(self, batch: list["_Pending"]) -> None:
         # BEGIN inside the try: an exception landing just after it returns (KeyboardInterrupt)
         # still rolls back, so the log's write lock is never left held (issue 10, item 14).
+        self._committed = False
         try:
             self._begin_append()
             seq, prev = self._head_for_update()
@@ -264,8 +270,11 @@ class Store:
                         "INSERT INTO audit_records (seq, record_id, kind, decision_id, body, hash) "
                         "VALUES (?, ?, ?, ?, ?, ?)"), rows)
                 self._execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, prev))
+            self._committed = False
             self._commit()
         except BaseException:
+            if self._committed:  # an interrupt after COMMIT: the records are durable, their results stand
+                raise
             self._rollback()
             for p in batch:
                 p.result = None
@@ -273,6 +282,7 @@ class Store:
 
     def _commit(self) -> None:
         self._execute("COMMIT")
+        self._committed = True  # read by _append_group if an interrupt lands after this
 
     def _rollback(self) -> None:
         try:
