@@ -416,3 +416,27 @@ def test_the_socket_bound_for_worker_processes_has_nodelay() -> None:
             sock.close()
     finally:
         uvicorn.Config.bind_socket = original  # type: ignore[method-assign]
+
+
+def test_a_token_file_with_one_hash_for_two_identities_is_refused(tmp_path: Path) -> None:
+    from sharelaw.service.tokens import TokenError, TokenFile, new_token
+
+    path = tmp_path / "tokens.json"
+    new_token(path, id="a", roles=["auditor"])
+    data = json.loads(path.read_text("utf-8"))
+    data["tokens"].append({**data["tokens"][0], "id": "b", "roles": ["admin"]})
+    path.write_text(json.dumps(data), "utf-8")
+    with pytest.raises(TokenError, match="same token hash"):
+        TokenFile.load(path)
+
+
+def test_writing_a_token_file_does_not_follow_a_link_at_a_fixed_temporary_name(tmp_path: Path) -> None:
+    from sharelaw.service.tokens import new_token
+
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("untouched", "utf-8")
+    (tmp_path / "tokens.json.tmp").symlink_to(target)
+    new_token(tmp_path / "tokens.json", id="a", roles=["auditor"])
+    assert target.read_text("utf-8") == "untouched"
+    assert oct((tmp_path / "tokens.json").stat().st_mode & 0o777) == "0o600"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere.txt", "tokens.json", "tokens.json.tmp"]

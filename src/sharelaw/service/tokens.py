@@ -15,11 +15,13 @@ Roles: ``decider`` (decide, batch, record actions, read back its own decisions),
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import secrets
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +62,8 @@ class TokenFile:
     def __init__(self, tokens: list[Token]) -> None:
         self.tokens = tokens
         self._by_hash = {t.sha256: t for t in tokens}
+        if len(self._by_hash) != len(tokens):  # one token, two identities: refuse, never pick one
+            raise TokenError("two entries have the same token hash; each token must name one identity")
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "TokenFile":
@@ -116,9 +120,17 @@ def new_token(path: str | os.PathLike[str], *, id: str, roles: list[str], agency
                          practitioner_role=practitioner_role, person=person))
     entry["roles"] = list(roles)
     text = json.dumps({"format": FORMAT, "tokens": existing + [entry]}, indent=2, ensure_ascii=False) + "\n"
-    tmp = file.with_name(file.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, file)
+    # A new temporary file of our own (mkstemp: O_EXCL, mode 0600), never a fixed name that a
+    # symlink or an existing file with wider permissions could be waiting at.
+    fd, tmp = tempfile.mkstemp(prefix=f".{file.name}.", suffix=".tmp", dir=file.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, file)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return token
