@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from .._json import decision_json
 from ..decision import Decision
 from ..engine.stages import EVALUATORS, Engine, validate_request
 from ..request import SharingRequest
@@ -93,7 +94,7 @@ def run_decide(args: argparse.Namespace) -> str | tuple[str, int]:
         finally:
             engine.close()
     if args.format == "json":
-        return to_json(decision.model_dump(mode="json"))
+        return decision_json(decision.model_dump(mode="json"))
     if args.format == "jsonld":  # W3C DPV terms (sharelaw.dpv)
         from ..dpv import decision_jsonld
 

@@ -28,6 +28,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .._json import decision_json
 from .._version import __version__
 from ..audit import Action, AuditError, AuditLog, LogNotFound
 from ..audit.record import Actor
@@ -135,7 +136,7 @@ class Service:
 
 def decision_bytes(decision: Decision) -> bytes:
     """Exactly what ``sharelaw decide --format json`` prints."""
-    return to_json(decision.model_dump(mode="json")).encode("utf-8")
+    return decision_json(decision.model_dump(mode="json")).encode("utf-8")
 
 
 async def read_body(request: Request, limit: int) -> bytes:
