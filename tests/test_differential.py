@@ -269,3 +269,29 @@ def test_replay_cross_checks_the_decisions_a_sampling_rate_left_unchecked(tmp_pa
         broken = reproduce(log)
     assert not broken.ok and len(broken.mismatches) == 20
     assert all("disagree" in m.problem for m in broken.mismatches)
+
+
+def test_a_decision_recorded_before_cross_checked_existed_replays_identically(tmp_path: Path, monkeypatch: Any) -> None:
+    # 0.3.0 logs written before issue 11 hold decisions without the field; replaying them under
+    # the same version must not call that a difference
+    from sharelaw.audit import AuditLog
+    from sharelaw.audit.replay import reproduce
+    from sharelaw.decision import Decision
+
+    real = Decision.model_dump
+
+    def without_field(self: Decision, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        data = real(self, *args, **kwargs)
+        data.pop("cross_checked", None)
+        return data
+
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    with AuditLog.open(url, create=True) as log:
+        monkeypatch.setattr(Decision, "model_dump", without_field)
+        engine = Engine(BUNDLE)
+        for r in deterministic_request_dicts(5, seed=5):
+            log.record(engine.decide(r), r, actor={"agency": "a", "role": "r"}, bundle=BUNDLE)
+        monkeypatch.setattr(Decision, "model_dump", real)
+        assert all("cross_checked" not in rec.body["decision"] for rec in log.records())
+        report = reproduce(log)
+    assert report.ok and report.reproduced == 5, report.to_dict()
