@@ -8,14 +8,21 @@ import json
 import math
 import re
 import sys
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
-from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import MAX_LISTED_ERRORS, FieldError, Problem, RequestError, RulesetError, with_columns
+from ..errors import (
+    MAX_LISTED_ERRORS,
+    FieldError,
+    Problem,
+    RequestError,
+    RulesetError,
+    with_columns,
+)
 from ..law.eras import SCOPE_START
 from ..rules.bundle import Bundle
 
@@ -458,3 +465,18 @@ def default_engine() -> Engine:
     import sharelaw
 
     return sharelaw.default_engine()
+
+
+def cross_check_option(text: str) -> bool | float:
+    """``--cross-check``: true/false, or the fraction of decisions checked against the
+    reference evaluator, as ``Engine(cross_check=...)`` takes it (engine.stages.cross_check_rate)."""
+    from ..engine.stages import cross_check_rate
+
+    if text.lower() in ("true", "yes", "on"):
+        return True
+    if text.lower() in ("false", "no", "off"):
+        return False
+    try:
+        return cross_check_rate(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not true, false or a fraction in [0, 1]") from None

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 from ..engine.stages import Engine
 from ..errors import RulesetError
-from ._formats import github, junit, sarif
 from ._common import (
     EXIT_INTERNAL,
     EXIT_OK,
@@ -20,14 +19,15 @@ from ._common import (
     InputError,
     Progress,
     _under,
-    iso_date,
     default_engine,
+    iso_date,
     load_bundle,
     scope_date,
     seconds,
     to_json,
     whole_number,
 )
+from ._formats import github, junit, sarif
 
 if TYPE_CHECKING:
     from ..scenarios import Scenario
@@ -204,9 +204,7 @@ def run_check(args: argparse.Namespace) -> tuple[str, int]:
 
 
 def run_prove(args: argparse.Namespace) -> tuple[str, int]:
-    from ..analysis.prove import prove
-
-    from ..analysis.prove import ProveUnavailable
+    from ..analysis.prove import ProveUnavailable, prove
 
     progress = Progress("proving", "segment(s)", force=args.progress)
     try:

@@ -12,9 +12,10 @@ from ..request import SharingRequest
 from ..rules.bundle import Bundle
 from ..rules.model import ProtocolFile, RulesetFile
 from ._common import (
-    InputError,
     ErrorDocument,
+    InputError,
     add_rules_option,
+    cross_check_option,
     default_engine,
     load_bundle,
     read_request,
@@ -49,23 +50,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     add_rules_option(decide)
     decide.add_argument("--evaluator", choices=list(EVALUATORS), default="durable",
                         help="what fires the rules: durable-rules (default), the compiled fast path, or the reference")
-    decide.add_argument("--cross-check", type=_rate, default=1.0, metavar="RATE",
+    decide.add_argument("--cross-check", type=cross_check_option, default=1.0, metavar="RATE",
                         help="fraction of decisions checked against the reference evaluator, 0 to 1 (default 1: every one)")
     decide.set_defaults(run=run_decide)
 
     schema = commands.add_parser("schema", help="print a JSON Schema")
     schema.add_argument("which", choices=sorted(SCHEMAS))
     schema.set_defaults(run=run_schema)
-
-
-def _rate(text: str) -> float:
-    try:
-        rate = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= rate <= 1.0:
-        raise argparse.ArgumentTypeError(f"a rate between 0 and 1, not {text}")
-    return rate
 
 
 def run_decide(args: argparse.Namespace) -> str | tuple[str, int]:

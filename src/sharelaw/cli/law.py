@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._common import EXIT_INTERNAL, EXIT_OK, InputError, add_rules_option, iso_date, load_bundle, to_json
+from ._common import (
+    EXIT_INTERNAL,
+    EXIT_OK,
+    InputError,
+    add_rules_option,
+    iso_date,
+    load_bundle,
+    to_json,
+)
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -39,7 +47,12 @@ def run_watch(args: argparse.Namespace) -> tuple[str, int]:
     except ImportError as exc:
         raise InputError([f"error: the law watch needs the watch extra ({exc.name} is missing): "
                           "pip install 'sharelaw[watch]'"]) from None
-    from ..lawwatch.sources import DEFAULT_INTERVAL, MIN_INTERVAL, SITE, default_cache_dir
+    from ..lawwatch.sources import (
+        DEFAULT_INTERVAL,
+        MIN_INTERVAL,
+        SITE,
+        default_cache_dir,
+    )
 
     problems = []
     if args.from_dir and (args.base_url or args.cache or args.no_cache or args.min_interval is not None):

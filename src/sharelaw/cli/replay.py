@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ._common import (
     EXIT_INTERNAL,
@@ -112,8 +111,7 @@ def run_replay(args: argparse.Namespace) -> tuple[str, int]:
 
 def _run_parallel(args: argparse.Namespace, evaluator: str | None) -> tuple[str, int]:
     """``--jobs N`` / ``--dask``: the same report as a serial replay, made by partitions."""
-    from ..audit import AuditError
-    from ..audit import parallel
+    from ..audit import AuditError, parallel
     from ..audit.replay import render
 
     against: object = None

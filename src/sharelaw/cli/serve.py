@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 from typing import Any
 
-from ._common import InputError, add_rules_option, load_bundle, whole_number
+from ._common import (
+    InputError,
+    add_rules_option,
+    cross_check_option,
+    load_bundle,
+    seconds,
+    whole_number,
+)
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -26,7 +32,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
                        help="record every decision unless the caller says ?record=false (needs --log)")
     serve.add_argument("--evaluator", choices=["durable", "compiled", "reference"], default="durable",
                        help="the engine's evaluator, passed through to Engine (default durable)")
-    serve.add_argument("--cross-check", type=_cross_check, default=True, metavar="true|false|FRACTION",
+    serve.add_argument("--cross-check", type=cross_check_option, default=True, metavar="true|false|FRACTION",
                        help="cross-check firings against the reference evaluator (default true)")
     serve.add_argument("--max-body-bytes", type=whole_number(1024, 64 << 20), default=1 << 20,
                        help="the largest request body (default 1 MiB, the CLI's limit)")
@@ -34,7 +40,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
                        help="the most requests in one batch (default 100)")
     serve.add_argument("--max-batch-body-bytes", type=whole_number(1024, 1 << 30), default=16 << 20,
                        help="the largest batch body (default 16 MiB)")
-    serve.add_argument("--timeout", type=_timeout, default=30.0, metavar="SECONDS",
+    serve.add_argument("--timeout", type=seconds, default=30.0, metavar="SECONDS",
                        help="answer 503 after this long (default 30)")
     serve.add_argument("--jobs-dir", metavar="DIR", help="where auditor jobs keep their state (default: a new "
                        "temporary directory shared by this instance's workers)")
@@ -55,30 +61,6 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     listing = token_commands.add_parser("list", help="list the tokens' ids and roles (never the tokens)")
     listing.add_argument("--tokens", required=True, metavar="FILE")
     listing.set_defaults(run=run_token_list)
-
-
-def _cross_check(text: str) -> bool | float:
-    if text.lower() in ("true", "yes", "on"):
-        return True
-    if text.lower() in ("false", "no", "off"):
-        return False
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not true, false or a fraction in [0, 1]") from None
-    if not 0.0 <= value <= 1.0 or math.isnan(value):
-        raise argparse.ArgumentTypeError(f"{text} is not a fraction in [0, 1]")
-    return value
-
-
-def _timeout(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
-    if not math.isfinite(value) or not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds in (0, 3600]")
-    return value
 
 
 def _nodelay_listener(uvicorn: Any) -> None:
