@@ -21,6 +21,7 @@ from typing import Any, Callable
 import sharelaw.engine.durable as durable
 import sharelaw.engine.invariants as invariants
 import sharelaw.engine.render as render
+import sharelaw.engine.skeleton as skeleton
 import sharelaw.engine.stages as stages
 from sharelaw.errors import EngineError
 from sharelaw.law.citations import Citation
@@ -53,16 +54,17 @@ def sites() -> list[tuple[str, Any, str]]:
         ("bundle: segment", Bundle, "segment"),
         ("stages: request_facts", stages, "request_facts"),
         ("stages: covers", stages, "covers"),
-        ("stages: combine", stages, "combine"),
+        ("stages: combine_active", stages, "combine_active"),
         ("stages: establish", stages, "establish"),
-        ("stages: bases", stages, "bases"),
-        ("stages: conditions", stages, "conditions"),
-        ("stages: decided_by", stages, "decided_by"),
-        ("stages: missing", stages, "missing"),
+        ("stages: build_skeleton", stages, "build_skeleton"),
+        ("skeleton: bases", skeleton, "bases"),
+        ("skeleton: conditions", skeleton, "conditions"),
+        ("skeleton: decided_by", skeleton, "decided_by"),
+        ("skeleton: missing", skeleton, "missing"),
         ("stages: summary", stages, "summary"),
         ("stages: check_decision", stages, "check_decision"),
         ("render: citations", render, "citations"),
-        ("render: Output.findings", render.Output, "findings"),
+        ("render: Output.render_findings", render.Output, "render_findings"),
         ("invariants: check_decision", invariants, "check_decision"),
         ("durable evaluator: lock", "lock", "__enter__"),
     ]

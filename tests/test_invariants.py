@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import sharelaw.engine.render as render
+import sharelaw.engine.skeleton as skeleton
 import sharelaw.engine.stages as stages
 from sharelaw.decision import Decision
 from sharelaw.engine.invariants import check_decision
@@ -48,13 +49,27 @@ def _refuses(request: dict, match: str, engine: Engine = ENGINE) -> None:
 
 
 def _only_in_decide(real, wrong):
-    """Wrap an internal step so that only the call building the Decision returns ``wrong(result)``."""
+    """Wrap an internal step so that only the call building the decision's substance (its
+    skeleton, engine/skeleton.py) returns ``wrong(result)``."""
 
     def step(*args, **kwargs):
         result = real(*args, **kwargs)
-        return wrong(result) if sys._getframe(1).f_code.co_name == "_decide" else result
+        return wrong(result) if sys._getframe(1).f_code.co_name == "build_skeleton" else result
 
     return step
+
+
+def _engine(kind: str, request_: dict) -> Engine:
+    """``fresh``: an engine that has decided nothing (the decision's substance is computed and
+    checked whole); ``warm``: one that has decided ``request_`` already (its substance comes from
+    the memo, and the decision is held to it)."""
+    if kind == "fresh":
+        return Engine(BUNDLE)
+    ENGINE.decide(request_)
+    return ENGINE
+
+
+ENGINES = pytest.mark.parametrize("kind", ["fresh", "warm"])
 
 
 @pytest.mark.parametrize(
@@ -62,8 +77,8 @@ def _only_in_decide(real, wrong):
 )
 def test_a_sharing_decision_with_an_empty_basis_list_is_refused(monkeypatch, request_, outcome):
     assert ENGINE.decide(request_).outcome is outcome
-    monkeypatch.setattr(stages, "bases", _only_in_decide(stages.bases, lambda found: []))
-    _refuses(request_, "no stage-1 basis")
+    monkeypatch.setattr(skeleton, "bases", _only_in_decide(skeleton.bases, lambda found: []))
+    _refuses(request_, "no stage-1 basis", Engine(BUNDLE))
 
 
 @pytest.mark.parametrize("bad", [[], [None]], ids=["no-citation", "None-citation"])
@@ -88,41 +103,64 @@ def test_a_relied_on_citation_with_no_text_is_refused(monkeypatch):
     _refuses(MUST_SHARE, f"{duty}.*no text", Engine(BUNDLE))
 
 
-def test_must_share_without_a_duty_is_refused(monkeypatch):
+@ENGINES
+def test_must_share_without_a_duty_is_refused(monkeypatch, kind):
     """An outcome computed wrongly (here: must_share for a power, not a duty) never leaves."""
     decision = ENGINE.decide(MAY_SHARE)
     assert decision.basis[0].kind is not BasisKind.DUTY
+    engine = _engine(kind, MAY_SHARE)
     real = Decision.build
 
     def build(**values):
         return real(**{**values, "outcome": Outcome.MUST_SHARE})
 
     monkeypatch.setattr(stages.Decision, "build", build)
-    _refuses(MAY_SHARE, "must_share without a duty")
+    _refuses(MAY_SHARE, "must_share without a duty", engine)
 
 
+@ENGINES
 @pytest.mark.parametrize("wrong", [Outcome.MAY_SHARE, Outcome.MUST_SHARE, Outcome.REFER])
-def test_an_outcome_that_disagrees_with_the_stages_is_refused(monkeypatch, wrong):
+def test_an_outcome_that_disagrees_with_the_stages_is_refused(monkeypatch, wrong, kind):
     assert ENGINE.decide(MUST_NOT_SHARE).stages[0].status is StageStatus.FAIL
+    engine = _engine(kind, MUST_NOT_SHARE)
     real = Decision.build
     monkeypatch.setattr(stages.Decision, "build", lambda **v: real(**{**v, "outcome": wrong}))
-    _refuses(MUST_NOT_SHARE, "disagrees with the stage statuses")
+    _refuses(MUST_NOT_SHARE, "disagrees with the stage statuses", engine)
 
 
-def test_a_stage_status_that_disagrees_with_its_requirements_is_refused(monkeypatch):
-    """A stage reported as passed while its requirement is unmet (here stage 1: no power)."""
+@ENGINES
+def test_a_stage_status_that_disagrees_with_its_requirements_is_refused(monkeypatch, kind):
+    """A stage reported as passed while its requirement is unmet (here stage 1: no power):
+    built wrongly with the substance (fresh), or replaced after it (warm)."""
+    engine = _engine(kind, MUST_NOT_SHARE)
     real = stages.StageResult.build
 
     def build(**values):
         return real(**{**values, "status": StageStatus.PASS})
 
     monkeypatch.setattr(stages.StageResult, "build", build)
-    _refuses(MUST_NOT_SHARE, "requirement results make it fail")
+    if kind == "warm":
+        real_decision = Decision.build
+
+        def swap(**values):
+            return real_decision(**{**values, "stages": [build(**s.__dict__) for s in values["stages"]]})
+
+        monkeypatch.setattr(stages.Decision, "build", swap)
+    _refuses(MUST_NOT_SHARE, "requirement results make it fail", engine)
 
 
 def test_a_rule_not_in_the_bundle_is_refused(monkeypatch):
-    monkeypatch.setattr(stages, "decided_by", lambda outcome, runs: ["no.such.rule"])
-    _refuses(REFER, "'no.such.rule' is not a rule of the bundle")
+    monkeypatch.setattr(skeleton, "decided_by", lambda outcome, runs: ["no.such.rule"])
+    _refuses(REFER, "'no.such.rule' is not a rule of the bundle", Engine(BUNDLE))
+
+
+def test_a_decision_is_held_to_the_substance_of_its_checked_skeleton(monkeypatch):
+    """A warm engine's decision carries exactly the substance of the skeleton that passed the
+    whole check: a changed part that is still consistent on its own is refused too."""
+    ENGINE.decide(MUST_SHARE)
+    real = Decision.build
+    monkeypatch.setattr(stages.Decision, "build", lambda **v: real(**{**v, "conditions": []}))
+    _refuses(MUST_SHARE, "conditions")
 
 
 def test_a_finding_for_a_rule_not_in_the_bundle_is_refused(monkeypatch):
@@ -131,11 +169,13 @@ def test_a_finding_for_a_rule_not_in_the_bundle_is_refused(monkeypatch):
     _refuses(MUST_SHARE, r"\.forged' is not a rule of the bundle")
 
 
-def test_unverified_law_relied_on_cannot_be_dropped(monkeypatch):
+@ENGINES
+def test_unverified_law_relied_on_cannot_be_dropped(monkeypatch, kind):
     assert ENGINE.decide(MUST_SHARE).unverified  # the duty rests partly on unverified law
+    engine = _engine(kind, MUST_SHARE)
     real = Decision.build
     monkeypatch.setattr(stages.Decision, "build", lambda **v: real(**{**v, "unverified": []}))
-    _refuses(MUST_SHARE, "unverified")
+    _refuses(MUST_SHARE, "unverified", engine)
 
 
 def test_a_decision_from_other_rules_is_refused():
@@ -154,7 +194,9 @@ def test_every_example_passes_its_invariants(name):
 
 def test_the_engine_still_decides_after_a_refused_decision(monkeypatch):
     with monkeypatch.context() as m:
-        m.setattr(stages, "bases", _only_in_decide(stages.bases, lambda found: []))
+        m.setattr(skeleton, "bases", _only_in_decide(skeleton.bases, lambda found: []))
+        fresh = Engine(BUNDLE)
         with pytest.raises(EngineError):
-            ENGINE.decide(MUST_SHARE)
+            fresh.decide(MUST_SHARE)
+    assert fresh.decide(MUST_SHARE).outcome is Outcome.MUST_SHARE
     assert ENGINE.decide(MUST_SHARE).outcome is Outcome.MUST_SHARE

@@ -42,7 +42,7 @@ from ..vocab import (
 from .invariants import outcome_for
 
 __all__ = [
-    "StageRun", "bases", "combine", "conditions", "decided_by", "establish", "guard", "missing", "outcome_for",
+    "StageRun", "bases", "combine", "combine_active", "conditions", "decided_by", "establish", "guard", "missing", "outcome_for",
     "practices_yielding", "ways_forward",
 ]
 
@@ -87,7 +87,16 @@ def combine(
     yielded: set[str],
 ) -> StageRun:
     """The requirement results and status of one stage (§3, §4) and the findings it shows (§8)."""
-    active = {rq.id: rq for rq, test in requirements if test(facts)}
+    return combine_active(segment, {rq.id: rq for rq, test in requirements if test(facts)}, fired, yielded)
+
+
+def combine_active(
+    segment: Segment,
+    active: dict[str, Requirement],
+    fired: Sequence[Rule],
+    yielded: set[str],
+) -> StageRun:
+    """``combine``, given the stage's active requirements (those whose ``when`` holds, by id)."""
     results: list[RequirementResult] = []
     for rq in active.values():
         sat: list[str] = []

@@ -55,9 +55,24 @@ def outcome_for(statuses: Iterable[StageStatus], basis: Sequence[Any]) -> Outcom
     return Outcome.MAY_SHARE
 
 
-def check_decision(bundle: Bundle, decision: Decision) -> Decision:
-    """Return ``decision`` unchanged if every invariant holds; else raise ``EngineError``."""
-    problems = list(_problems(bundle, decision))
+def check_decision(bundle: Bundle, decision: Decision, *, checked: Any = None) -> Decision:
+    """Return ``decision`` unchanged if every invariant holds; else raise ``EngineError``.
+
+    ``checked``: the skeleton (engine/skeleton.py) the decision was made from, when that
+    skeleton's substance (stages, outcome, bases, ``decided_by``, ``unverified``, the rule ids
+    named) already passed this whole check in an earlier decision. Then the decision is held
+    to carrying exactly that substance, and what each decision adds (its findings' reasons
+    and citations, the protocols it considered) is checked in full; a decision whose
+    substance is not its skeleton's gets the whole check (and is refused either way)."""
+    if checked is None:
+        problems = list(_problems(bundle, decision))
+    else:
+        mismatch = _substance_mismatch(decision, checked)
+        if mismatch is None:
+            problems = list(_words_problems(bundle, decision))
+        else:
+            problems = list(_problems(bundle, decision)) or [
+                f"the decision's {mismatch} is not what the stage results it was made from give"]
     if problems:
         shown = "; ".join(problems[:10])
         more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
@@ -67,7 +82,6 @@ def check_decision(bundle: Bundle, decision: Decision) -> Decision:
 
 def _problems(bundle: Bundle, d: Decision) -> Iterable[str]:
     rules = bundle.rules
-    protocols = bundle.protocols
 
     # -------------------------------------------------------------- stages (§4, §5)
     stages = list(d.stages or ())
@@ -128,19 +142,12 @@ def _problems(bundle: Bundle, d: Decision) -> Iterable[str]:
             yield f"{d.outcome.value} with an empty decided_by"
 
     # -------------------------------------------------------------- findings (§8, §14)
-    considered = {getattr(p, "id", None) for p in (d.protocols or ())}
+    yield from _words_problems(bundle, d)
     findings: dict[str, Any] = {}  # what a decision holds, checked attribute by attribute
-    for i, f in enumerate(d.findings or ()):
+    for f in d.findings or ():
         rid = getattr(f, "rule_id", None)
-        if not isinstance(rid, str) or not rid:
-            yield f"findings[{i}] has no rule id"
-            continue
-        findings.setdefault(rid, f)
-        if rid not in rules and not _coverage_note(rid, f, protocols, considered):
-            yield f"finding {rid!r} is not a rule of the bundle"
-        if not isinstance(getattr(f, "reason", None), str) or not f.reason.strip():
-            yield f"finding {rid!r} has no reason"
-        yield from _citation_problems(rid, getattr(f, "citations", None))
+        if isinstance(rid, str) and rid:
+            findings.setdefault(rid, f)
 
     relied = list(dict.fromkeys([*decided_by, *(b.rule_id for b in basis)]))
     for rid in relied:
@@ -171,6 +178,60 @@ def _problems(bundle: Bundle, d: Decision) -> Iterable[str]:
         for rid in m.rule_ids:
             if rid not in rules:
                 yield f"missing item {m.item} names {rid!r}, which is not a rule of the bundle"
+
+
+def _substance_mismatch(d: Decision, sk: Any) -> str | None:
+    """Which part of ``d``'s substance is not its (checked) skeleton's, or None.
+
+    The lists of a skeleton are copied into each decision, holding the same frozen models,
+    so these comparisons are mostly identity checks."""
+    if d.outcome is not sk.outcome:
+        return "outcome"
+    for name in ("basis", "decided_by", "unverified", "conditions", "ways_forward", "missing"):
+        if getattr(d, name) != getattr(sk, name):
+            return name
+    if len(d.stages) != len(sk.stages):
+        return "stages"
+    for got, want in zip(d.stages, sk.stages):
+        if got is want.fixed:
+            continue
+        if got.stage is not want.stage or got.status is not want.status or len(got.requirements) != len(want.requirements):
+            return f"stage {want.stage.value}"
+        for a, b in zip(got.requirements, want.requirements):
+            if a is not b and (a.id, a.status, a.satisfied_by, a.failed_by, a.referred_by, a.looked_for) != (
+                    b.id, b.status, b.satisfied_by, b.failed_by, b.referred_by, b.looked_for):
+                return f"stage {want.stage.value} requirement {b.id}"
+    findings = d.findings
+    if len(findings) < len(sk.findings):
+        return "findings"
+    for f, spec in zip(findings, sk.findings):
+        r = spec.rule
+        if (f.rule_id != r.id or f.stage is not spec.stage or f.effect is not spec.effect
+                or f.basis is not r.effect.basis or f.verification != r.verification
+                or f.requirements != spec.requirements or f.protocol is not spec.protocol):
+            return f"finding {r.id}"
+    for f in findings[len(sk.findings):]:
+        if f.rule_id in sk.finding_ids:
+            return f"finding {f.rule_id}"  # only coverage notes follow the skeleton's findings
+    return None
+
+
+def _words_problems(bundle: Bundle, d: Decision) -> Iterable[str]:
+    """What each decision adds to its skeleton's substance: the findings' reasons and
+    citations (§8), the protocols considered and their coverage notes (§18), the bundle (§17)."""
+    rules = bundle.rules
+    protocols = bundle.protocols
+    considered = {getattr(p, "id", None) for p in (d.protocols or ())}
+    for i, f in enumerate(d.findings or ()):
+        rid = getattr(f, "rule_id", None)
+        if not isinstance(rid, str) or not rid:
+            yield f"findings[{i}] has no rule id"
+            continue
+        if rid not in rules and not _coverage_note(rid, f, protocols, considered):
+            yield f"finding {rid!r} is not a rule of the bundle"
+        if not isinstance(getattr(f, "reason", None), str) or not f.reason.strip():
+            yield f"finding {rid!r} has no reason"
+        yield from _citation_problems(rid, getattr(f, "citations", None))
     for pid in considered:
         if pid not in protocols:
             yield f"protocol {pid!r} is not a protocol of the bundle"

@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from ..decision import BasisFound, Finding, MissingItem, ProtocolRef
-from ..law.citations import CitedSource
+from ..law.citations import LEGISLATION_BASE, CitedSource, trusted_builder
 from ..request import SharingRequest
 from ..rules.bundle import Bundle
 from ..rules.facts import FACTS
@@ -23,6 +23,9 @@ from ..rules.model import Protocol, Rule
 from ..vocab import EffectKind, Outcome, Stage, StageStatus
 from .combine import StageRun
 from .coverage import Cover
+
+if TYPE_CHECKING:
+    from .skeleton import FindingSpec
 
 __all__ = ["Output", "Renderer", "YIELDED", "citations", "plain_text", "summary"]
 
@@ -119,6 +122,15 @@ class Renderer:
             self.values[name] = found
         return found
 
+    @classmethod
+    def has_placeholders(cls, text: str) -> bool:
+        """Whether ``text`` takes any of the request's words."""
+        try:
+            template = cls._parsed[text]
+        except KeyError:
+            template = cls._parsed[text] = _format(text)
+        return template is not None
+
     def __call__(self, text: str, capitalise: bool = True) -> str:
         try:
             template = self._parsed[text]
@@ -128,11 +140,45 @@ class Renderer:
         return out[:1].upper() + out[1:] if capitalise else out
 
 
+#: One citation, ready to resolve: (valid from, valid to, the CitedSource's fields with the
+#: url's point-in-time prefix: the url is ``prefix + day`` when ``dated``, else ``prefix``).
+_Plan = tuple[tuple[date | None, date | None, dict[str, str | None], bool], ...]
+_PLANS: dict[int, tuple[Rule, _Plan]] = {}
+_BUILD_CITED = trusted_builder(CitedSource)
+
+
+def _plan(rule: Rule) -> _Plan:
+    found = _PLANS.get(id(rule))
+    if found is not None and found[0] is rule:
+        return found[1]
+    entries = []
+    for c in rule.citations:
+        dated = bool(c.legislation and not c.url)
+        probe = c.resolve(date.min)  # the fields Citation.resolve gives, the url aside
+        fields = {**probe.__dict__, "url": f"{LEGISLATION_BASE}{c.legislation}/" if dated else c.url}
+        entries.append((c.valid_from, c.valid_to, fields, dated))
+    plan = tuple(entries)
+    if len(_PLANS) >= CITATION_CACHE_SIZE:
+        _PLANS.clear()
+    _PLANS[id(rule)] = (rule, plan)
+    return plan
+
+
 def citations(rule: Rule, as_at: date) -> list[CitedSource]:
-    """A rule's citations for a day: those valid then, resolved to point-in-time links."""
-    return [c.resolve(as_at) for c in rule.citations if c.applies_on(as_at)] or [
-        rule.citations[0].resolve(as_at)
+    """A rule's citations for a day: those valid then, resolved to point-in-time links
+    (``Citation.applies_on`` and ``Citation.resolve``, from fields prepared once per rule)."""
+    plan = _plan(rule)
+    build = _BUILD_CITED
+    day = as_at.isoformat()
+    out = [
+        build(**{**fields, "url": f"{fields['url']}{day}"}) if dated else build(**fields)
+        for start, end, fields, dated in plan
+        if (start is None or start <= as_at) and (end is None or as_at <= end)
     ]
+    if not out:
+        _, _, fields, dated = plan[0]
+        out = [build(**{**fields, "url": f"{fields['url']}{day}"}) if dated else build(**fields)]
+    return out
 
 
 class Output:
@@ -169,29 +215,26 @@ class Output:
             self._cites[key] = found
         return list(found)
 
-    def findings(self, runs: Sequence[StageRun], render: Renderer, renderers: Mapping[str, Renderer],
-                 as_at: date) -> list[Finding]:
-        """The shown rules of every stage as findings, in stage order (§8)."""
+    def render_findings(self, specs: Sequence["FindingSpec"], render: Renderer, renderers: Mapping[str, Renderer],
+                        as_at: date) -> list[Finding]:
+        """The findings of a skeleton (engine/skeleton.py), with the request's words and the day's citations."""
         out: list[Finding] = []
         build = Finding.build
-        for run in runs:
-            active = run.active
-            yielded = run.yielded
-            for r in run.shown:
-                gave_way = r.id in yielded
-                reason = (renderers.get(r.protocol, render) if r.protocol else render)(r.reason)
-                out.append(build(
-                    stage=run.stage,
-                    rule_id=r.id,
-                    title=r.title,
-                    effect=EffectKind.NOTES if gave_way else r.effect.kind,
-                    requirements=[q for q in r.requirements if q in active],
-                    basis=r.effect.basis,
-                    reason=reason + YIELDED if gave_way else reason,
-                    citations=self.citations(r, as_at),
-                    verification=r.verification,
-                    protocol=self.protocol_ref(r),
-                ))
+        for s in specs:
+            r = s.rule
+            reason = (renderers.get(r.protocol, render) if r.protocol else render)(r.reason)
+            out.append(build(
+                stage=s.stage,
+                rule_id=r.id,
+                title=r.title,
+                effect=s.effect,
+                requirements=list(s.requirements),
+                basis=r.effect.basis,
+                reason=reason + YIELDED if s.gave_way else reason,
+                citations=self.citations(r, as_at),
+                verification=r.verification,
+                protocol=s.protocol,
+            ))
         return out
 
     @staticmethod

@@ -5,7 +5,9 @@ This module orchestrates; the rooms it calls each hold one concern:
 - ``engine/combine.py``   the combination semantics (docs/decision-semantics.md, one
                           definition of each rule);
 - ``engine/coverage.py``  which protocols a request considers and whether they cover it;
-- ``engine/render.py``    findings, citations, the summary, placeholders;
+- ``engine/skeleton.py``  a decision's substance, computed once per distinct set of stage
+                          results and reused (the memo keys are ``combine``'s inputs);
+- ``engine/render.py``    findings, citations, the summary, placeholders: the request's words;
 - ``engine/invariants.py`` the last check before a decision leaves (§7's outcome rule);
 - the evaluators that fire a segment's rules: ``engine/durable.py`` (durable-rules, the
   only module that knows it), ``engine/compiled.py`` (generated Python) and
@@ -38,13 +40,11 @@ from ..rules.facts import request_facts
 from ..rules.model import Rule
 from ..rules.reference import ReferenceEvaluator
 from ..vocab import STAGE_ORDER, Outcome, Stage, StageStatus
-from .combine import (
-    StageRun, bases, combine, conditions, decided_by, establish, guard, missing, not_evaluated, outcome_for,
-    practices_yielding, ways_forward,
-)
+from .combine import StageRun, combine_active, establish, guard, not_evaluated, practices_yielding
 from .coverage import Cover, check_powers, covers
 from .invariants import check_decision
 from .render import Output, Renderer, summary
+from .skeleton import MEMO_SIZE, Memo, Skeleton, StageKey, build_skeleton
 
 __all__ = ["Engine", "EVALUATORS", "validate_request"]
 
@@ -140,6 +140,7 @@ class Engine:
         cross_check: bool | float = True,
         guard_protocols: bool = True,
         prepare: Literal["eager", "lazy"] = "eager",
+        memo_size: int = MEMO_SIZE,
     ) -> None:
         if evaluator not in EVALUATORS:
             raise ValueError(f"unknown evaluator {evaluator!r} (known: {', '.join(EVALUATORS)})")
@@ -167,6 +168,11 @@ class Engine:
         self._oracle = ReferenceEvaluator() if rate > 0.0 else None
         self.evaluator = evaluator
         self._output = Output(self.bundle)
+        # What the stage results decide, computed once per distinct set of them
+        # (engine/skeleton.py); ``memo_size=0`` recomputes everything for every request.
+        self._stage_memo: Memo[StageKey, StageRun] = Memo(memo_size)
+        self._skeleton_memo: Memo[tuple[StageKey | None, ...], Skeleton] = Memo(memo_size)
+        self._established: Memo[tuple[StageKey, object], dict[str, object]] = Memo(memo_size)
 
     # ------------------------------------------------------------------ public
 
@@ -203,85 +209,113 @@ class Engine:
                 )
         return ids
 
-    def _run(self, req: SharingRequest) -> tuple[list[StageRun], dict[str, object], list[Cover], bool]:
+    def _run(self, req: SharingRequest) -> tuple[list[StageRun], dict[str, object], list[Cover], bool,
+                                                 tuple[StageKey | None, ...]]:
+        """Fire every stage in order and combine each stage's results (memoised by what
+        ``combine`` reads: engine/skeleton.py). Returns the stage results, the facts (with
+        what the stages established), the protocols considered, whether the firings were
+        cross-checked, and each stage's memo key (None for a stage not evaluated)."""
         facts = request_facts(req)
         check = self._oracle is not None and sampled(facts, req, self.cross_check_rate)
         found_covers = covers(self.bundle, req)
         live = [c for c in found_covers if c.covers]
         rules = self.bundle.rules
+        memo = self._stage_memo
         runs: list[StageRun] = []
+        keys: list[StageKey | None] = []
         stopped = False
         for stage in STAGE_ORDER:
             if stopped:
                 runs.append(not_evaluated(stage))
+                keys.append(None)
                 continue
             segment = self.bundle.segment(stage, req.as_at)
-            fired = [rules[i] for i in self._fire(segment, facts, check)] if segment.rules else []
+            fired_ids = self._fire(segment, facts, check) if segment.rules else []
             requirements = list(segment.requirement_tests)
-            practices: list[Rule] = []
+            practice_ids: list[str] = []
+            scopes: list[str] = []
             for cover in live:
                 if not cover.covers:  # check_powers may have found a gap after stage 1
                     continue
                 pseg = self.bundle.protocol_segment(cover.protocol.id, stage, req.as_at)
-                requirements.extend(pseg.requirement_tests)
+                if pseg.requirements:
+                    requirements.extend(pseg.requirement_tests)
+                    scopes.append(pseg.key)
                 if pseg.rules:
-                    pfacts = {**facts, **cover.facts}
-                    practices.extend(rules[i] for i in self._fire(pseg, pfacts, check))
+                    practice_ids.extend(self._fire(pseg, {**facts, **cover.facts}, check))
+            positions = tuple(i for i, (_, test) in enumerate(requirements) if test(facts))
+            practices = [rules[i] for i in practice_ids]
             yielded = practices_yielding(practices, facts)
-            run = combine(segment, requirements, fired + practices, facts, yielded)
-            if practices and stage is not Stage.PROTOCOL and self.guard_protocols:
-                guard(combine(segment, requirements, fired, facts, set()), run, practices)
+            key: StageKey = (segment.key, tuple(scopes), positions, tuple(fired_ids), tuple(practice_ids),
+                             tuple(sorted(yielded)))
+            run = memo.get(key)
+            if run is None:
+                active = {requirements[i][0].id: requirements[i][0] for i in positions}
+                fired = [rules[i] for i in fired_ids]
+                run = combine_active(segment, active, fired + practices, yielded)
+                if practices and stage is not Stage.PROTOCOL and self.guard_protocols:
+                    guard(combine_active(segment, active, fired, set()), run, practices)
+                memo.put(key, run)
             runs.append(run)
-            establish(run, facts)
+            keys.append(key)
+            if stage is Stage.VIRES:
+                # What stage 1 established: ``establish`` reads the stage result and one
+                # request fact, so it runs once for each pair and its writes are reused.
+                authority = facts["discloser.public_authority"]
+                found = self._established.get((key, authority))
+                if found is None:
+                    found = {"discloser.public_authority": authority}
+                    establish(run, found)
+                    del found["discloser.public_authority"]
+                    self._established.put((key, authority), found)
+                facts.update(found)
+            else:
+                establish(run, facts)
             if stage is Stage.VIRES:
                 stopped = run.status is StageStatus.FAIL
                 check_powers(self.bundle, found_covers, run)
-        return runs, facts, found_covers, check
+        return runs, facts, found_covers, check, tuple(keys)
 
     # ------------------------------------------------------------------ the decision
 
     def _decide(self, req: SharingRequest) -> Decision:
-        runs, facts, found_covers, checked = self._run(req)
-        basis = bases(runs[0])
-        outcome = outcome_for([r.status for r in runs], basis)
+        runs, facts, found_covers, checked, keys = self._run(req)
+        skeleton = self._skeleton_memo.get(keys)
+        fresh = skeleton is None
+        if skeleton is None:
+            skeleton = build_skeleton(runs, self._output)
         output = self._output
         render = Renderer(req, facts)
         renderers = {c.protocol.id: render.for_protocol(c.protocol, c.facts) for c in found_covers}
-        findings = output.findings(runs, render, renderers, req.as_at)
+        findings = output.render_findings(skeleton.findings, render, renderers, req.as_at)
         if found_covers:
             findings.extend(output.gap_findings(found_covers, req.as_at))
         stages = [
-            StageResult.build(
-                stage=run.stage,
-                title=run.stage.label,
-                status=run.status,
+            st.fixed if st.fixed is not None else StageResult.build(
+                stage=st.stage,
+                title=st.title,
+                status=st.status,
                 requirements=[
                     rq if rq.reason is None else RequirementResult.build(**{**rq.__dict__, "reason": render(rq.reason)})
-                    for rq in run.requirements
+                    for rq in st.requirements
                 ],
             )
-            for run in runs
+            for st in skeleton.stages
         ]
-        decided = decided_by(outcome, runs)
-        missing_ = missing(runs) if outcome is Outcome.REFER else []
-        relied = set(decided) | {b.rule_id for b in basis}
-        unverified = [
-            r.id for run in runs for r in run.shown if r.id in relied and r.verification != "verified"
-        ]
-        return check_decision(self.bundle, Decision.build(
-            outcome=outcome,
-            summary=summary(outcome, runs, basis, missing_, render),
+        decision = check_decision(self.bundle, Decision.build(
+            outcome=skeleton.outcome,
+            summary=summary(skeleton.outcome, runs, skeleton.basis, skeleton.missing, render),
             as_at=req.as_at,
             legal_era=era_on(req.as_at).label,
             request_id=req.request_id,
             stages=stages,
             findings=findings,
-            decided_by=decided,
-            basis=basis,
-            conditions=conditions(outcome, runs),
-            ways_forward=ways_forward(outcome, runs, missing_),
-            missing=missing_,
-            unverified=unverified,
+            decided_by=list(skeleton.decided_by),
+            basis=list(skeleton.basis),
+            conditions=list(skeleton.conditions),
+            ways_forward=list(skeleton.ways_forward),
+            missing=list(skeleton.missing),
+            unverified=list(skeleton.unverified),
             protocols=[
                 ProtocolResult.build(
                     id=c.protocol.id, title=c.protocol.title, version=c.protocol.version, named=c.named,
@@ -294,4 +328,8 @@ class Engine:
             evaluator=self.evaluator,
             cross_checked=checked,
             schema_version=SCHEMA_VERSION,
-        ))
+        ), checked=None if fresh else skeleton)
+        if fresh:
+            # only a skeleton whose substance passed the invariant check is reused
+            self._skeleton_memo.put(keys, skeleton)
+        return decision

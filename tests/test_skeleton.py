@@ -1,0 +1,91 @@
+"""The engine computes a decision's substance once per distinct set of stage results
+(engine/skeleton.py) and reuses it: that must never change a decision.
+
+The golden requests (tests/test_golden_decisions.py) are decided a second time in reverse
+order on the same engine, so each is made from a skeleton that another request may have
+built, and a memo of three entries, which starts again all the time, must decide them
+the same; hypothesis then decides random pairs of requests one after the other and holds
+the second to what an engine without the memo decides.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import golden_decisions  # noqa: E402
+from strategies import request_dicts  # noqa: E402
+
+from sharelaw import Engine  # noqa: E402
+from sharelaw._json import decision_json  # noqa: E402
+from sharelaw.engine.skeleton import Memo  # noqa: E402
+from sharelaw.errors import SharelawError  # noqa: E402
+from sharelaw.rules.bundle import Bundle  # noqa: E402
+
+GOLDEN = golden_decisions.load()
+BUNDLE = Bundle.load()
+UNMEMOISED = Engine(BUNDLE, evaluator="compiled", cross_check=False, memo_size=0)
+MEMOISED = Engine(BUNDLE, evaluator="compiled", cross_check=False)
+
+
+def _outcome(engine: Engine, request: dict) -> str:
+    try:
+        return decision_json(engine.decide(request).model_dump(mode="json"))
+    except SharelawError as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def test_every_golden_request_decides_the_same_from_a_reused_skeleton() -> None:
+    engine = Engine(BUNDLE, evaluator="compiled", cross_check=False)
+    assert golden_decisions.mismatches(engine, GOLDEN) == []
+    built = engine._skeleton_memo.misses
+    reversed_golden = {**GOLDEN, "entries": GOLDEN["entries"][::-1]}
+    assert golden_decisions.mismatches(engine, reversed_golden) == []
+    # the second pass reused what the first built (the memo holds more than there are skeletons)
+    assert engine._skeleton_memo.misses == built
+    assert engine._skeleton_memo.hits >= len(GOLDEN["entries"])
+
+
+def test_a_tiny_memo_stays_bounded_and_decides_the_same() -> None:
+    engine = Engine(BUNDLE, evaluator="compiled", cross_check=False, memo_size=3)
+    some = {**GOLDEN, "entries": GOLDEN["entries"][:: 8]}
+    assert golden_decisions.mismatches(engine, some) == []
+    assert golden_decisions.mismatches(engine, some) == []
+    assert len(engine._stage_memo) <= 3 and len(engine._skeleton_memo) <= 3 and len(engine._established) <= 3
+
+
+def test_the_durable_engine_decides_the_same_from_a_reused_skeleton() -> None:
+    """The default engine, cross-checked: every firing checked, then the substance reused."""
+    engine = Engine(BUNDLE)
+    some = {**GOLDEN, "entries": GOLDEN["entries"][::6]}
+    assert golden_decisions.mismatches(engine, some) == []
+    assert golden_decisions.mismatches(engine, {**some, "entries": some["entries"][::-1]}) == []
+    assert engine._skeleton_memo.hits >= len(some["entries"])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(first=request_dicts(), second=request_dicts())
+def test_a_decision_does_not_depend_on_what_was_decided_before(first: dict, second: dict) -> None:
+    _outcome(MEMOISED, first)
+    assert _outcome(MEMOISED, second) == _outcome(UNMEMOISED, second)
+    assert _outcome(MEMOISED, first) == _outcome(UNMEMOISED, first)
+
+
+def test_memo_sizes() -> None:
+    memo: Memo[str, int] = Memo(2)
+    memo.put("a", 1)
+    memo.put("b", 2)
+    assert memo.get("a") == 1 and len(memo) == 2
+    memo.put("c", 3)  # full: starts again
+    assert len(memo) == 1 and memo.get("a") is None and memo.get("c") == 3
+    off: Memo[str, int] = Memo(0)
+    off.put("a", 1)
+    assert len(off) == 0 and off.get("a") is None
+    with pytest.raises(ValueError):
+        Memo(-1)
