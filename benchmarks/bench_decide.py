@@ -15,6 +15,9 @@ with their ratios to ``default``:
 - ``compiled``       Engine(evaluator="compiled", cross_check=False): the fast path
 - ``compiled_check`` Engine(evaluator="compiled"): the fast path, cross-checked
 - ``reference``      Engine(evaluator="reference")
+- ``default_nomemo``, ``compiled_nomemo``: the same with ``memo_size=0``, so every
+  decision derives its substance afresh (engine/skeleton.py); the others reuse it for
+  requests whose stage results an earlier request had ("reused" in the ratios table)
 
 (benchmarks/bench_peer.py, where present, gives the ratio to AWS Cedar.)
 
@@ -59,6 +62,10 @@ CONFIGS = {
     "compiled": dict(evaluator="compiled", cross_check=False),
     "compiled_check": dict(evaluator="compiled", cross_check=True),
     "reference": dict(evaluator="reference"),
+    # every decision computes its substance afresh (engine/skeleton.py's memo off): the cost
+    # when each request has stage results no earlier request had
+    "default_nomemo": dict(evaluator="durable", cross_check=True, memo_size=0),
+    "compiled_nomemo": dict(evaluator="compiled", cross_check=False, memo_size=0),
 }
 TARGET_P50_US = 100.0  # issue 11: default configuration, idle
 COMPILED_P50_US = 30.0  # issue 11: compiled fast path, idle
@@ -132,6 +139,8 @@ def run_config(name: str, bundle: Bundle, requests: list[dict], count: int) -> d
             engine.decide(r)
         gc.collect()
         before = rss_kib()
+        memo = engine._skeleton_memo
+        hits0, misses0 = memo.hits, memo.misses
         decide = engine.decide
         clock = time.perf_counter_ns
         n = len(requests)
@@ -142,6 +151,7 @@ def run_config(name: str, bundle: Bundle, requests: list[dict], count: int) -> d
             decide(r)
             samples[i] = clock() - t0
         wall = (clock() - start) / 1e9
+        hits, misses = memo.hits - hits0, memo.misses - misses0
         gc.collect()
         after = rss_kib()
     finally:
@@ -162,6 +172,7 @@ def run_config(name: str, bundle: Bundle, requests: list[dict], count: int) -> d
         "build_ms": build_ms,
         "rss_before": before,
         "rss_after": after,
+        "reused": hits / max(1, hits + misses),
     }
 
 
@@ -323,6 +334,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--quick", action="store_true", help="20,000 decisions per configuration")
     ap.add_argument("--requests", type=int, default=10_000, help="distinct requests, cycled (default 10,000)")
     ap.add_argument("--seed", type=int, default=20240601)
+    ap.add_argument("--as-at", default=None, metavar="DATE",
+                    help="decide every request as at this day (one day's live traffic), not on spread dates")
     ap.add_argument("--configs", default=",".join(CONFIGS), help=f"comma-separated subset of {','.join(CONFIGS)}")
     ap.add_argument("--no-breakdown", action="store_true", help="skip the where-the-time-goes section")
     ap.add_argument("--profile", type=int, default=0, metavar="N", help="also print the top N functions by own time")
@@ -356,11 +369,14 @@ def main(argv: list[str] | None = None) -> None:
     bundle = Bundle.load()
     load_ms = (time.perf_counter() - t0) * 1000
     requests = deterministic_request_dicts(args.requests, seed=args.seed)
+    if args.as_at:
+        requests = [{**r, "as_at": args.as_at} for r in requests]
     print(
         f"rules        {len(bundle.rules)} rules in {len(bundle.files)} files, {bundle.content_hash[:19]}; "
         f"bundle load {load_ms:.0f} ms"
     )
-    print(f"workload     {count:,} decisions per configuration over {len(requests):,} distinct requests (seed {args.seed})")
+    print(f"workload     {count:,} decisions per configuration over {len(requests):,} distinct requests (seed {args.seed})"
+          + (f", every one as at {args.as_at}" if args.as_at else ""))
     print()
 
     print("Each configuration runs in its own forked process. RSS: 'new' before the engine is built;")
@@ -394,11 +410,12 @@ def main(argv: list[str] | None = None) -> None:
     default = next((r for r in results if r["name"] == "default"), None)
     if default is not None:
         print("\nside by side, as ratios to default (same run; below 1 is faster)")
-        print(f"{'configuration':<16}{'p50':>8}{'p99':>8}{'p99/p50':>9}{'decisions/s':>13}{'engine built':>14}{'warm-up RSS':>13}")
+        print(f"{'configuration':<16}{'p50':>8}{'p99':>8}{'p99/p50':>9}{'decisions/s':>13}{'engine built':>14}"
+              f"{'warm-up RSS':>13}{'reused':>8}")
         for r in results:
             print(f"{r['name']:<16}{r['p50'] / default['p50']:>8.3f}{r['p99'] / default['p99']:>8.3f}"
                   f"{r['p99'] / r['p50']:>9.2f}{r['per_sec'] / default['per_sec']:>12.2f}x"
-                  f"{r['build_ms']:>11.0f} ms{(r['rss_before'] - r['rss_start']) / 1024:>10.1f} MB")
+                  f"{r['build_ms']:>11.0f} ms{(r['rss_before'] - r['rss_start']) / 1024:>10.1f} MB{r['reused']:>8.0%}")
         verdict = "meets" if default["p50"] <= TARGET_P50_US else "MISSES"
         print(f"\ntarget: default p50 <= {TARGET_P50_US:.0f} µs end to end (idle): {verdict} ({default['p50']:.1f} µs); "
               f"p99 <= 3x p50: {'meets' if default['p99'] <= 3 * default['p50'] else 'MISSES'} ({default['p99'] / default['p50']:.1f}x)")
@@ -407,7 +424,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"target: compiled p50 <= {COMPILED_P50_US:.0f} µs: {'meets' if compiled['p50'] <= COMPILED_P50_US else 'MISSES'} "
               f"({compiled['p50']:.1f} µs); >= {COMPILED_PER_SEC:,} decisions/s on one core: "
               f"{'meets' if compiled['per_sec'] >= COMPILED_PER_SEC else 'MISSES'} ({compiled['per_sec']:,.0f}/s)")
-    print("(warm-up RSS: from before the engine is built to after every distinct request was decided once)")
+    print("(warm-up RSS: from before the engine is built to after every distinct request was decided once;")
+    print(" reused: the decisions of the timed loop whose substance came from the memo, engine/skeleton.py)")
 
     if not args.no_breakdown:
         for config in [c for c in ("default", "compiled") if c in configs]:

@@ -24,7 +24,7 @@ from strategies import request_dicts  # noqa: E402
 
 from sharelaw import Engine  # noqa: E402
 from sharelaw._json import decision_json  # noqa: E402
-from sharelaw.engine.skeleton import Memo  # noqa: E402
+from sharelaw.engine.memo import ADMIT_EVERY, Memo  # noqa: E402
 from sharelaw.errors import SharelawError  # noqa: E402
 from sharelaw.rules.bundle import Bundle  # noqa: E402
 
@@ -77,13 +77,16 @@ def test_a_decision_does_not_depend_on_what_was_decided_before(first: dict, seco
     assert _outcome(MEMOISED, first) == _outcome(UNMEMOISED, first)
 
 
-def test_memo_sizes() -> None:
-    memo: Memo[str, int] = Memo(2)
-    memo.put("a", 1)
-    memo.put("b", 2)
-    assert memo.get("a") == 1 and len(memo) == 2
-    memo.put("c", 3)  # full: starts again
-    assert len(memo) == 1 and memo.get("a") is None and memo.get("c") == 3
+def test_a_full_memo_takes_one_new_entry_in_admit_every() -> None:
+    memo: Memo[int, int] = Memo(2)
+    memo.put(1, 1)
+    memo.put(2, 2)
+    assert memo.get(1) == 1 and len(memo) == 2
+    for k in range(3, 3 + ADMIT_EVERY):
+        memo.put(k, k)  # full: declined, but one in ADMIT_EVERY replaces the oldest
+    assert len(memo) == 2
+    kept = [k for k in range(1, 3 + ADMIT_EVERY) if memo.get(k) is not None]
+    assert kept == [2, 2 + ADMIT_EVERY]
     off: Memo[str, int] = Memo(0)
     off.put("a", 1)
     assert len(off) == 0 and off.get("a") is None

@@ -23,6 +23,7 @@ from ..rules.model import Protocol, Rule
 from ..vocab import EffectKind, Outcome, Stage, StageStatus
 from .combine import StageRun
 from .coverage import Cover
+from .memo import Memo
 
 if TYPE_CHECKING:
     from .skeleton import FindingSpec
@@ -36,9 +37,9 @@ YIELDED = (
     "Record that the protocol's restriction was considered."
 )
 
-#: At most this many (rule, day) citation lists are kept; then the cache starts again, so
-#: memory stays flat however many days are decided (about 1 KB an entry: 4,096 is ~4 MB;
-#: live traffic decides mostly as at today, so a small cache serves it).
+#: At most this many (rule, day) citation lists are kept (then a new one replaces the oldest
+#: now and then: ``Memo``), so memory stays flat however many days are decided (about 1 KB
+#: an entry: 4,096 is ~4 MB; live traffic decides mostly as at today, so a small cache serves it).
 CITATION_CACHE_SIZE = 4_096
 
 
@@ -56,13 +57,27 @@ def plain_text(text: str | None) -> str:
 
 
 class _Values(dict[str, str]):
-    """The values a text's placeholders take, filled on first use (``str.format_map``)."""
+    """The values a text's placeholders take, filled on first use (``str.format_map``).
 
-    __slots__ = ("renderer",)
-    renderer: "Renderer"
+    It holds the renderer's values and facts, not the renderer (which holds it): no
+    reference cycle, so a decision's renderers are freed when it is built, not by the
+    garbage collector."""
+
+    __slots__ = ("known", "facts")
+    known: dict[str, str]
+    facts: Mapping[str, object]
 
     def __missing__(self, key: str) -> str:
-        return self.renderer._value(_NAMES[key])
+        return _value(self.known, self.facts, _NAMES[key])
+
+
+def _value(values: dict[str, str], facts: Mapping[str, object], name: str) -> str:
+    found = values.get(name)
+    if found is None:
+        spec = FACTS.get(name)
+        found = spec.label(facts[name]) if spec is not None and name in facts else "{" + name + "}"
+        values[name] = found
+    return found
 
 
 #: safe format key -> placeholder name (``{discloser.kind}`` is ``{p_discloser__kind}`` in the format)
@@ -85,6 +100,13 @@ def _format(text: str) -> str | None:
     return "".join(out)
 
 
+def _filled(values: dict[str, str], facts: Mapping[str, object]) -> _Values:
+    filled = _Values()
+    filled.known = values
+    filled.facts = facts
+    return filled
+
+
 class Renderer:
     """Fills ``{fact.name}`` placeholders with the request's values, as plain English."""
 
@@ -98,8 +120,7 @@ class Renderer:
             "recipient": plain_text(req.recipient.name) or f"the {req.recipient.kind.label}",
             "as_at": req.as_at.isoformat(),
         }
-        self._filled = _Values()
-        self._filled.renderer = self
+        self._filled = _filled(self.values, facts)
 
     def for_protocol(self, protocol: Protocol, partner_ids: Mapping[str, object]) -> "Renderer":
         """The same renderer, also filling ``{partner.discloser}``/``{partner.recipient}`` with partner names."""
@@ -110,17 +131,11 @@ class Renderer:
             partner = next((p for p in protocol.partners if p.id == pid), None)
             if partner is not None:
                 other.values[name] = partner.name
-        other._filled = _Values()
-        other._filled.renderer = other
+        other._filled = _filled(other.values, other.facts)
         return other
 
     def _value(self, name: str) -> str:
-        found = self.values.get(name)
-        if found is None:
-            spec = FACTS.get(name)
-            found = spec.label(self.facts[name]) if spec is not None and name in self.facts else "{" + name + "}"
-            self.values[name] = found
-        return found
+        return _value(self.values, self.facts, name)
 
     @classmethod
     def has_placeholders(cls, text: str) -> bool:
@@ -191,7 +206,7 @@ class Output:
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
         self._refs: dict[str, ProtocolRef | None] = {}
-        self._cites: dict[tuple[str, date], list[CitedSource]] = {}
+        self._cites: Memo[tuple[str, date], list[CitedSource]] = Memo(CITATION_CACHE_SIZE)
 
     def protocol_ref(self, rule: Rule) -> ProtocolRef | None:
         try:
@@ -210,9 +225,7 @@ class Output:
         found = self._cites.get(key)
         if found is None:
             found = citations(rule, as_at)
-            if len(self._cites) >= CITATION_CACHE_SIZE:
-                self._cites = {}
-            self._cites[key] = found
+            self._cites.put(key, found)
         return list(found)
 
     def render_findings(self, specs: Sequence["FindingSpec"], render: Renderer, renderers: Mapping[str, Renderer],

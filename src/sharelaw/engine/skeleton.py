@@ -18,8 +18,8 @@ that gave way to a duty. Two requests with the same key get ``combine`` results 
 equal by construction; tests/test_skeleton.py decides the same requests with and without
 the memo and compares the decisions byte for byte.
 
-Both memos are bounded (``MEMO_SIZE`` entries each, then started again), so memory stays
-flat however many distinct requests are decided; and both belong to one ``Engine``, whose
+The memos are bounded (``engine/memo.py``: ``MEMO_SIZE`` entries each), so memory stays
+flat however many distinct requests are decided; and they belong to one ``Engine``, whose
 bundle fixes what a segment key means.
 """
 
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Generic, Hashable, Sequence, TypeVar
+from typing import Sequence
 
 from ..decision import (
     AttachedCondition, BasisFound, MissingItem, ProtocolRef, RequirementResult, StageResult, WayForwardItem,
@@ -37,53 +37,11 @@ from ..vocab import EffectKind, Outcome, Stage, StageStatus
 from .combine import StageRun, bases, conditions, decided_by, missing, outcome_for, ways_forward
 from .render import Output, Renderer
 
-__all__ = ["MEMO_SIZE", "Memo", "Skeleton", "StageKey", "FindingSpec", "build_skeleton"]
-
-#: Entries kept in each memo before it starts again (a stage result or a skeleton is a few
-#: KB: 4,096 of each is some tens of MB at most, and live traffic has far fewer distinct ones).
-MEMO_SIZE = 4_096
+__all__ = ["FindingSpec", "Skeleton", "StageKey", "StageSpec", "build_skeleton"]
 
 #: (segment key, protocol segment keys, active requirement positions, fired rule ids,
 #:  fired practice ids, practices that gave way): everything ``combine`` reads.
 StageKey = tuple[str, tuple[str, ...], tuple[int, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]
-
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
-
-
-class Memo(Generic[K, V]):
-    """A bounded dict: at ``size`` entries it starts again. ``size`` 0 keeps nothing.
-
-    Thread-safe under the GIL: a lookup and a store are each one dict operation, and a
-    restart replaces the dict; two threads computing the same entry store equal values."""
-
-    __slots__ = ("size", "_data", "hits", "misses")
-
-    def __init__(self, size: int = MEMO_SIZE) -> None:
-        if size < 0:
-            raise ValueError(f"memo size must be 0 or more, not {size}")
-        self.size = size
-        self._data: dict[K, V] = {}
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key: K) -> V | None:
-        found = self._data.get(key)
-        if found is None:
-            self.misses += 1
-        else:
-            self.hits += 1
-        return found
-
-    def put(self, key: K, value: V) -> None:
-        if self.size == 0:
-            return
-        if len(self._data) >= self.size:
-            self._data = {}
-        self._data[key] = value
-
-    def __len__(self) -> int:
-        return len(self._data)
 
 
 @dataclass(frozen=True)

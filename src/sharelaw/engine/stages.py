@@ -44,7 +44,8 @@ from .combine import StageRun, combine_active, establish, guard, not_evaluated, 
 from .coverage import Cover, check_powers, covers
 from .invariants import check_decision
 from .render import Output, Renderer, summary
-from .skeleton import MEMO_SIZE, Memo, Skeleton, StageKey, build_skeleton
+from .memo import MEMO_SIZE, Memo
+from .skeleton import Skeleton, StageKey, build_skeleton
 
 __all__ = ["Engine", "EVALUATORS", "validate_request"]
 

@@ -1,0 +1,69 @@
+"""A bounded memo for what the engine computes once and reuses (engine/skeleton.py, the
+citations of engine/render.py): bounded so memory stays flat, and sparing with the
+garbage collector (see ``Memo.put``)."""
+
+from __future__ import annotations
+
+from typing import Generic, Hashable, TypeVar
+
+__all__ = ["ADMIT_EVERY", "MEMO_SIZE", "Memo"]
+
+#: Entries kept in each memo at most (a stage result or a skeleton is a few KB: 4,096 of
+#: each is some tens of MB at most, and live traffic has far fewer distinct ones).
+MEMO_SIZE = 4_096
+#: When a memo is full, one new entry in this many replaces its oldest (``Memo.put``).
+ADMIT_EVERY = 64
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class Memo(Generic[K, V]):
+    """A bounded dict: at ``size`` entries, one new entry in ``ADMIT_EVERY`` replaces the
+    oldest, and the others are not kept. ``size`` 0 keeps nothing.
+
+    Thread-safe under the GIL: a lookup and a store are each a dict operation or two; two
+    threads computing the same entry store equal values."""
+
+    __slots__ = ("size", "_data", "hits", "misses", "_declined")
+
+    def __init__(self, size: int = MEMO_SIZE) -> None:
+        if size < 0:
+            raise ValueError(f"memo size must be 0 or more, not {size}")
+        self.size = size
+        self._data: dict[K, V] = {}
+        self.hits = 0
+        self.misses = 0
+        self._declined = 0
+
+    def get(self, key: K) -> V | None:
+        found = self._data.get(key)
+        if found is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return found
+
+    def put(self, key: K, value: V) -> None:
+        if self.size == 0:
+            return
+        data = self._data
+        if len(data) >= self.size:
+            # Full: only one new entry in ADMIT_EVERY takes an old one's place. Every entry
+            # that survives and is later dropped makes work for the garbage collector's
+            # oldest generation (measured: a full memo replaced entry by entry cost more than
+            # it saved when few requests repeat); a workload that repeats still fills it.
+            self._declined += 1
+            if self._declined % ADMIT_EVERY:
+                return
+        while len(data) >= self.size:
+            # The oldest entry goes, one at a time: never a mass release of thousands of
+            # entries inside one decision (which showed as a latency spike).
+            try:
+                data.pop(next(iter(data)), None)
+            except (RuntimeError, StopIteration):  # another thread changed it meanwhile
+                break
+        data[key] = value
+
+    def __len__(self) -> int:
+        return len(self._data)
