@@ -130,7 +130,8 @@ class Engine:
     reference evaluator). ``cross_check`` (``True``, ``False`` or a rate in [0, 1]) checks
     that fraction of decisions' firings against the reference evaluator: a disagreement
     raises ``EngineError`` instead of deciding. The reference evaluator is never checked
-    against itself.
+    against itself. ``memo_size`` bounds the memos of what stage results decide
+    (engine/skeleton.py; 0: derive everything for every request).
     """
 
     def __init__(
