@@ -64,3 +64,18 @@ def test_json_keeps_the_name_as_given_but_the_reasons_plain():
     decision = sharelaw.decide(_request(FORGED))
     assert all("\n" not in f.reason for f in decision.findings)
     assert "\n" not in decision.summary
+
+
+
+def test_placeholder_names_that_differ_only_in_dots_and_underscores_are_filled_apart() -> None:
+    """``{a.b}`` and ``{a__b}`` are two placeholders: each is filled with its own value."""
+    from sharelaw.engine.render import Renderer
+    from sharelaw.request import parse_request as _parse
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    req = _parse(json.loads(next(examples.glob("05-*.json")).read_text()))
+    render = Renderer(req, {"discloser.kind": "nhs_trust"})
+    render.values["discloser__kind"] = "second"
+    first = render._value("discloser.kind")
+    assert first != "second"
+    assert render("{discloser.kind} / {discloser__kind}", capitalise=False) == f"{first} / second"

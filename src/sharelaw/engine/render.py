@@ -80,8 +80,9 @@ def _value(values: dict[str, str], facts: Mapping[str, object], name: str) -> st
     return found
 
 
-#: safe format key -> placeholder name (``{discloser.kind}`` is ``{p_discloser__kind}`` in the format)
+#: safe format key -> placeholder name (``{discloser.kind}`` is ``{p0}``, say, in the format), and back
 _NAMES: dict[str, str] = {}
+_KEYS: dict[str, str] = {}
 
 
 def _format(text: str) -> str | None:
@@ -94,8 +95,12 @@ def _format(text: str) -> str | None:
         if i % 2 == 0:
             out.append(part.replace("{", "{{").replace("}", "}}"))
         else:
-            key = "p_" + part.replace(".", "__")
-            _NAMES[key] = part
+            key = _KEYS.get(part)
+            if key is None:
+                # one key per name, numbered: no two names can share one (``{a.b}`` and
+                # ``{a__b}`` would, if the key were the name with its dots replaced)
+                key = _KEYS.setdefault(part, f"p{len(_KEYS)}")
+                _NAMES[key] = part
             out.append("{" + key + "}")
     return "".join(out)
 
