@@ -1,6 +1,6 @@
 """The HTTP decision service against in-process ``decide()``, in the same run.
 
-    python benchmarks/bench_http.py [--requests N] [--concurrency C] [--batch B] [--record]
+    python benchmarks/bench_http.py [--requests N] [--concurrency C] [--batch B] [--record] [--wrk SECONDS]
 
 Starts ``sharelaw serve`` on a free localhost port (never another host) with 1 and then 2
 workers, and for each: one client in series (latency: p50/p99, and the HTTP overhead per
@@ -8,7 +8,9 @@ decision, that latency less the in-process decide() time), C clients in a closed
 peak rate), paced clients at 80% of that peak (p50/p99 there), and batches of B requests.
 The load is bounded: N requests per measurement. The client runs on the same machine as
 the server and competes with it for the CPU: the ratios, measured in one run, are what to
-read; absolute figures move with the machine and its load.
+read; absolute figures move with the machine and its load. With ``--wrk SECONDS`` (and
+Debian's ``wrk`` on the PATH), each server is also measured by wrk, a load generator in C,
+with one and with C connections: the server's side alone, without the Python client's cost.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
+import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -119,21 +122,56 @@ def paced(url: str, token: str, bodies: list[bytes], n: int, clients: int, rate:
     return {"rate": rate, "p50": pct(times, 0.5), "p99": pct(times, 0.99)}
 
 
+WRK_SCRIPT = """
+local bodies = {%s}
+local i = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %s"
+request = function()
+  i = i %% #bodies + 1
+  return wrk.format(nil, "/v1/decisions", nil, bodies[i])
+end
+done = function(summary, latency, requests)
+  local errors = summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
+  io.write(string.format("WRK %%d %%f %%f %%f %%d\\n", summary.requests, summary.duration / 1e6,
+    latency:percentile(50) / 1e6, latency:percentile(99) / 1e6, errors))
+end
+"""
+
+
+def wrk(url: str, token: str, bodies: list[bytes], seconds: float, connections: int, script: Path) -> dict[str, float]:
+    """wrk (C, one thread) POSTing the example requests in turn on ``connections`` keep-alive connections."""
+    quoted = ", ".join("[==[" + b.decode() + "]==]" for b in bodies)
+    script.write_text(WRK_SCRIPT % (quoted, token), encoding="utf-8")
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "-s", str(script), url],
+                         capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
+    line = next(x for x in out.splitlines() if x.startswith("WRK "))
+    count, duration, p50, p99, errors = line.split()[1:]
+    if int(errors):
+        raise SystemExit(f"wrk: {errors} errors or non-2xx answers\n{out}")
+    return {"rate": int(count) / float(duration), "p50": float(p50), "p99": float(p99)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=600, help="requests per measurement (bounded load)")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--batch", type=int, default=20)
     parser.add_argument("--record", action="store_true", help="record every decision in a SQLite log")
+    parser.add_argument("--wrk", type=float, default=0, metavar="SECONDS",
+                        help="also measure each server with wrk for this long per run (needs wrk on the PATH)")
     args = parser.parse_args()
     n = max(20, min(args.requests, 20_000))
+    if args.wrk and shutil.which("wrk") is None:
+        parser.error("--wrk needs wrk on the PATH (Debian: apt-get install wrk)")
     reqs = requests_()
     bodies = [json.dumps(r).encode() for r in reqs]
     batches = [json.dumps({"requests": [reqs[(i + k) % len(reqs)] for k in range(args.batch)]}).encode()
                for i in range(len(reqs))]
     base = in_process(reqs, n)
     rows = [("in-process decide()", "-", base["rate"], base["p50"], base["p99"])]
-    overheads = {}
+    overheads: dict[Any, float] = {}
     with tempfile.TemporaryDirectory() as d:
         tokens = make_tokens(Path(d) / "tokens.json")
         for workers in (1, 2):
@@ -149,6 +187,10 @@ def main() -> None:
                 at80 = paced(server.url, tokens["decider"], bodies, n, args.concurrency * 2, 0.8 * peak["rate"])
                 batch = closed_loop(server.url, tokens["decider"], batches, max(10, n // args.batch),
                                     args.concurrency, "/v1/decisions/batch", per_call=args.batch)
+                if args.wrk:
+                    script = Path(d) / "bench.lua"
+                    wrk1 = wrk(server.url, tokens["decider"], bodies, args.wrk, 1, script)
+                    wrkc = wrk(server.url, tokens["decider"], bodies, args.wrk, args.concurrency, script)
             finally:
                 server.stop()
             overheads[workers] = serial["p50"] - base["p50"]
@@ -159,6 +201,13 @@ def main() -> None:
                 (f"HTTP batch of {args.batch}, {args.concurrency} clients", workers, batch["rate"], batch["p50"],
                  batch["p99"]),
             ]
+            if args.wrk:
+                overheads[(workers, "wrk")] = wrk1["p50"] - base["p50"]
+                rows += [
+                    ("wrk single, 1 connection", workers, wrk1["rate"], wrk1["p50"], wrk1["p99"]),
+                    (f"wrk single, {args.concurrency} connections (peak)", workers, wrkc["rate"], wrkc["p50"],
+                     wrkc["p99"]),
+                ]
     print(f"sharelaw {sharelaw.__version__}, {os.cpu_count()} CPUs, {n} requests per measurement, "
           f"{'recorded' if args.record else 'not recorded'}; the client shares the machine with the server")
     print()
@@ -167,8 +216,9 @@ def main() -> None:
     for name, workers, rate, p50, p99 in rows:
         print(f"| {name:<40} | {workers!s:>7} | {rate:>11.0f} | {p50 * 1000:>7.2f} | {p99 * 1000:>7.2f} |")
     print()
-    for workers, over in overheads.items():
-        print(f"HTTP overhead per decision, {workers} worker(s), one client: {over * 1000:.2f} ms "
+    for key, over in overheads.items():
+        workers, client = key if isinstance(key, tuple) else (key, "httpx")
+        print(f"HTTP overhead per decision, {workers} worker(s), one {client} client: {over * 1000:.2f} ms "
               f"= {over / base['p50']:.2f}x the in-process decide() p50 ({base['p50'] * 1000:.2f} ms)")
 
 
