@@ -354,15 +354,77 @@ def test_json_ld_by_content_negotiation(setup: Any) -> None:
 def test_record_needs_a_log_and_a_slow_decision_is_a_503(tmp_path: Path) -> None:
     tokens = make_tokens(tmp_path / "tokens.json")
     server = Server({"tokens": str(tmp_path / "tokens.json"), "timeout_seconds": 1.0}, fault=True).wait_ready()
+    slow = {**example(), "request_id": "inject-slow"}  # 3 s in the engine
     try:
         with client(server, tokens["decider"]) as c:
             problem(c.post("/v1/decisions?record=true", json=example()), 409, "log_not_configured")
             assert c.post("/v1/decisions", json=example()).status_code == 200
+            # A small unrecorded decision is decided on the event loop (docs/service.md, "Limits"): it
+            # cannot be cut short, so the 503 comes when it ends, and its decision is dropped.
             started = time.monotonic()
-            problem(c.post("/v1/decisions", json={**example(), "request_id": "inject-slow"}), 503, "timeout")
+            problem(c.post("/v1/decisions", json=slow), 503, "timeout")
+            assert time.monotonic() - started >= 2.9
+            # A body over 64 KiB (here: whitespace) is decided on a thread: 503 at the timeout.
+            started = time.monotonic()
+            problem(c.post("/v1/decisions", content=json.dumps(slow).encode() + b" " * (65 << 10)), 503, "timeout")
             assert time.monotonic() - started < 2.5
         with client(server, tokens["auditor"]) as c:
             problem(c.get("/v1/audit/head"), 409, "log_not_configured")
+    finally:
+        server.stop()
+
+
+def test_probes_and_decisions_answer_while_a_batch_decides(tmp_path: Path) -> None:
+    """A batch decides on a thread: the event loop, which decides single requests itself, stays free."""
+    import threading
+
+    tokens = make_tokens(tmp_path / "tokens.json")
+    server = Server({"tokens": str(tmp_path / "tokens.json"), "max_batch": 400}).wait_ready()
+    other = example("01-council-health-data-to-marketing-company.json")
+    try:
+        with client(server, tokens["decider"]) as c:
+            alone = c.post("/v1/decisions", json=other)
+            assert alone.status_code == 200
+            result: list[httpx.Response] = []
+            batch = threading.Thread(target=lambda: result.append(
+                client(server, tokens["decider"]).post("/v1/decisions/batch", json={"requests": [example()] * 400})))
+            batch.start()
+            during: list[bytes] = []
+            while batch.is_alive():
+                assert c.get("/healthz").status_code == 200
+                r = c.post("/v1/decisions", json=other)
+                assert r.status_code == 200, r.text
+                if batch.is_alive():
+                    during.append(r.content)
+            batch.join()
+        assert result[0].status_code == 200 and result[0].json()["decided"] == 400
+        assert during and all(body == alone.content for body in during)
+    finally:
+        server.stop()
+
+
+def test_record_required_records_every_decision_and_refuses_record_false(tmp_path: Path) -> None:
+    tokens = make_tokens(tmp_path / "tokens.json")
+    db = tmp_path / "audit.db"
+    server = Server({}, cli_args=["--tokens", str(tmp_path / "tokens.json"), "--log", str(db), "--record",
+                                  "required"]).wait_ready()
+    log = f"sqlite:///{db}"
+    try:
+        with client(server, tokens["decider"]) as c:
+            for path in ("/v1/decisions?record=false", "/v1/decisions/batch?record=false"):
+                body = problem(c.post(path, json=example() if "batch" not in path else {"requests": [example()]}),
+                               422, "record_required")
+                assert body["errors"] == [{"loc": "query.record", "code": "record_required", "message":
+                                           "this service records every decision (--record required): "
+                                           "record=false is refused"}]
+            assert log_count(log) == 0  # nothing decided, nothing recorded
+            for path in ("/v1/decisions", "/v1/decisions?record=true"):
+                r = c.post(path, json=example())
+                assert r.status_code == 200 and r.headers["location"] == f"/v1/decisions/{r.headers['decision-id']}"
+                with AuditLog.open(log, read_only=True) as opened:
+                    assert opened.get(r.headers["decision-id"]).body["decision"] == r.json()
+            out = c.post("/v1/decisions/batch", json={"requests": [example()]}).json()
+            assert out["results"][0]["recorded"] is True and log_count(log) == 3
     finally:
         server.stop()
 
@@ -395,6 +457,9 @@ def test_serve_refuses_a_bad_token_file_or_log_before_starting(tmp_path: Path) -
     code, _, err = cli("serve", "--tokens", str(tmp_path / "ok.json"), "--log", "ftp://nowhere")
     assert code == 2 and "unknown audit log URL scheme" in err
     assert cli("serve", "--tokens", str(tmp_path / "ok.json"), "--record")[0] == 2  # --record needs --log
+    assert cli("serve", "--tokens", str(tmp_path / "ok.json"), "--record", "required")[0] == 2
+    code, _, err = cli("serve", "--tokens", str(tmp_path / "ok.json"), "--record", "always")
+    assert code == 2 and "invalid choice" in err
 
 
 def test_the_socket_bound_for_worker_processes_has_nodelay() -> None:

@@ -16,7 +16,7 @@
     sharelaw audit head LOG [--sign KEY]
     sharelaw audit keygen KEY [--public PUB]
     sharelaw replay LOG [--against current|sha256:HASH] [--rules PATH ...] [--format text|json] [--progress|--no-progress]
-    sharelaw serve --tokens FILE [--host H] [--port P] [--workers N] [--log URL] [--record] [--rules PATH ...]
+    sharelaw serve --tokens FILE [--host H] [--port P] [--workers N] [--log URL] [--record [required]] [--rules PATH ...]
     sharelaw token new --tokens FILE --id NAME --role ROLE [--agency A --practitioner-role R]
     sharelaw report LOG [--from D] [--to D] [--agency A] [--by agency|role|purpose|kind|interaction] [--format text|json] [--html FILE]
     sharelaw rules timeline --to YYYY-MM-DD --out FILE.svg|FILE.png

@@ -28,8 +28,11 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     serve.add_argument("--tokens", required=True, metavar="FILE", help="the file of hashed tokens")
     serve.add_argument("--log", metavar="URL", help="the audit log: a SQLite path, sqlite:///PATH or postgresql://... "
                        "(several instances may share one PostgreSQL log)")
-    serve.add_argument("--record", action=argparse.BooleanOptionalAction, default=False,
-                       help="record every decision unless the caller says ?record=false (needs --log)")
+    serve.add_argument("--record", nargs="?", const="default", choices=["default", "required"], default=None,
+                       metavar="required", help="record every decision unless the caller says ?record=false; "
+                       "'--record required': every decision, and ?record=false is refused with a 422 (needs --log)")
+    serve.add_argument("--no-record", dest="record", action="store_const", const=None,
+                       help="record only when the caller says ?record=true (the default)")
     serve.add_argument("--evaluator", choices=["durable", "compiled", "reference"], default="durable",
                        help="the engine's evaluator, passed through to Engine (default durable)")
     serve.add_argument("--cross-check", type=cross_check_option, default=True, metavar="true|false|FRACTION",
@@ -107,7 +110,8 @@ def run_serve(args: argparse.Namespace) -> str:
     bundle = load_bundle(args.rules) if args.rules else None
     config = ServiceConfig(
         tokens=os.path.abspath(args.tokens), rules=[os.path.abspath(p) for p in args.rules or []], log=args.log,
-        record_default=args.record, evaluator=args.evaluator, cross_check=args.cross_check,
+        record_default=args.record is not None, record_required=args.record == "required",
+        evaluator=args.evaluator, cross_check=args.cross_check,
         max_body_bytes=args.max_body_bytes, max_batch=args.max_batch, max_batch_body_bytes=args.max_batch_body_bytes,
         timeout_seconds=args.timeout, jobs_dir=args.jobs_dir or _jobs_dir(),
     )

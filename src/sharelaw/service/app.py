@@ -128,6 +128,13 @@ class Service:
         return self.log
 
     def record_wanted(self, record: bool | None) -> bool:
+        if self.config.record_required:
+            if record is False:
+                message = "this service records every decision (--record required): record=false is refused"
+                raise Problem(422, "record_required", message + "; nothing was decided", count=1,
+                              errors=[{"loc": "query.record", "message": message, "code": "record_required"}])
+            self.need_log()
+            return True
         wanted = self.config.record_default if record is None else record
         if wanted:
             self.need_log()
@@ -161,13 +168,37 @@ def parse_body(raw: bytes, *, duplicates: bool = True) -> Any:
         raise Problem.from_request_error(exc) from None
 
 
+#: The largest body of an unrecorded decision decided on the event loop itself (64 KiB: 56 times the
+#: largest example). A larger one, a recorded one, JSON-LD and all other long work go to a thread.
+ON_LOOP_MAX_BYTES = 64 << 10
+
+
+def timed_out(service: Service) -> Problem:
+    return Problem(503, "timeout", f"not answered within {service.config.timeout_seconds:g} s; "
+                   "nothing is returned (a recorded decision may still be appended)")
+
+
 async def in_thread(service: Service, work: Callable[[], Any]) -> Any:
     """``work`` on a worker thread, bounded by the request timeout (503 after it)."""
     with anyio.move_on_after(service.config.timeout_seconds) as scope:
         return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
     if scope.cancelled_caught:
-        raise Problem(503, "timeout", f"not answered within {service.config.timeout_seconds:g} s; "
-                      "nothing is returned (a recorded decision may still be appended)")
+        raise timed_out(service)
+
+
+def on_loop(service: Service, work: Callable[[], Any]) -> Any:
+    """``work`` on the event loop's own thread: no thread handoff (measured in docs/performance.md).
+
+    For short work only (an unrecorded decision of a small body: about a millisecond). It
+    cannot be interrupted, so the request timeout is checked when it ends: work that took
+    longer is answered with the same 503 problem as ``in_thread`` gives, and its result is
+    dropped, so that nothing is returned after the timeout (docs/service.md, "Limits").
+    """
+    started = time.monotonic()
+    result = work()
+    if time.monotonic() - started > service.config.timeout_seconds:
+        raise timed_out(service)
+    return result
 
 
 def _ref(name: str) -> dict[str, Any]:
@@ -216,7 +247,8 @@ def create_app(config: ServiceConfig, bundle: Bundle | None = None) -> FastAPI:
     bearer = HTTPBearer(auto_error=False, description="A token from `sharelaw token new`.")
 
     def need(*roles: str) -> Any:
-        def check(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Token:
+        # async: a plain ``def`` dependency is run on a worker thread, a second thread hop per request
+        async def check(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Token:
             challenge = {"WWW-Authenticate": 'Bearer realm="sharelaw"'}
             if creds is None:
                 raise Problem(401, "unauthenticated", "a bearer token is required (Authorization: Bearer ...)",
@@ -262,7 +294,7 @@ def create_app(config: ServiceConfig, bundle: Bundle | None = None) -> FastAPI:
     # ------------------------------------------------------------------ decisions
 
     record_param = Query(None, description="Append the decision to the audit log and answer once it is durable "
-                         "(default: the service's --record setting).")
+                         "(default: the service's --record setting; with --record required, false is a 422).")
 
     @app.post("/v1/decisions", tags=["decisions"], summary="Decide one sharing request",
               responses=responses(200, _ref("Decision"), 406, 409, 413, 422, 503, *AUTH, headers=DECISION_HEADERS,
@@ -283,7 +315,10 @@ def create_app(config: ServiceConfig, bundle: Bundle | None = None) -> FastAPI:
                 return decision_id, decision, json.dumps(document, ensure_ascii=False).encode()
             return decision_id, decision, decision_bytes(decision)
 
-        decision_id, decision, body = await in_thread(service, work)
+        if wanted or ld or len(raw) > ON_LOOP_MAX_BYTES:
+            decision_id, decision, body = await in_thread(service, work)
+        else:  # the engine holds its own lock: a batch or recorded decision in a thread waits at most one fire
+            decision_id, decision, body = on_loop(service, work)
         headers = {"Decision-Id": decision_id}
         if wanted:
             headers["Location"] = f"/v1/decisions/{decision_id}"

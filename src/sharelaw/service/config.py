@@ -25,6 +25,8 @@ class ServiceConfig:
     log: str | None = None
     #: Record every decision unless the caller says ``?record=false`` (needs ``log``).
     record_default: bool = False
+    #: Record every decision, and refuse ``?record=false`` with a 422 problem (``--record required``; needs ``log``).
+    record_required: bool = False
     #: Engine options, passed through to ``Engine`` as given.
     evaluator: str = "durable"
     cross_check: bool | float = True
