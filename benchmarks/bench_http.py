@@ -10,7 +10,9 @@ The load is bounded: N requests per measurement. The client runs on the same mac
 the server and competes with it for the CPU: the ratios, measured in one run, are what to
 read; absolute figures move with the machine and its load. With ``--wrk SECONDS`` (and
 Debian's ``wrk`` on the PATH), each server is also measured by wrk, a load generator in C,
-with one and with C connections: the server's side alone, without the Python client's cost.
+with one and with C connections: the server's side alone, without the Python client's cost;
+and, with nghttp2's ``h2load`` on the PATH too (Debian: nghttp2-client), paced at 80% of
+h2load's own peak on 2C connections (``--rps`` per connection; one body, examples/05).
 """
 
 from __future__ import annotations
@@ -153,6 +155,23 @@ def wrk(url: str, token: str, bodies: list[bytes], seconds: float, connections: 
     return {"rate": int(count) / float(duration), "p50": float(p50), "p99": float(p99)}
 
 
+def h2load(url: str, token: str, body: Path, n: int, clients: int, log: Path, rate: float = 0) -> dict[str, float]:
+    """nghttp2's h2load (C) over HTTP/1.1: closed loop, or ``rate`` requests/s spread over the connections."""
+    cmd = ["h2load", "--h1", "-n", str(n), "-c", str(clients), "-d", str(body), "--log-file", str(log),
+           "-H", f"Authorization: Bearer {token}", "-H", "Content-Type: application/json"]
+    if rate:
+        cmd += [f"--rps={max(1, round(rate / clients))}"]
+    log.unlink(missing_ok=True)  # h2load appends
+    out = subprocess.run(cmd + [url + "/v1/decisions"], capture_output=True, text=True, check=True, timeout=600).stdout
+    rows = [line.split("\t") for line in log.read_text().splitlines() if line.strip()]
+    if len(rows) != n or any(r[1] != "200" for r in rows):
+        raise SystemExit(f"h2load: {len(rows)} answers of {n}, or not all 200\n{out}")
+    starts = [int(r[0]) for r in rows]
+    times = [int(r[2]) / 1e6 for r in rows]
+    wall = (max(s + t * 1e6 for s, t in zip(starts, times)) - min(starts)) / 1e6
+    return {"rate": n / wall, "p50": pct(times, 0.5), "p99": pct(times, 0.99)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=600, help="requests per measurement (bounded load)")
@@ -191,6 +210,12 @@ def main() -> None:
                     script = Path(d) / "bench.lua"
                     wrk1 = wrk(server.url, tokens["decider"], bodies, args.wrk, 1, script)
                     wrkc = wrk(server.url, tokens["decider"], bodies, args.wrk, args.concurrency, script)
+                    if shutil.which("h2load"):
+                        body05 = ROOT / "examples" / "05-hospital-assists-s47-enquiry.json"
+                        hpeak = h2load(server.url, tokens["decider"], body05, 4 * n, args.concurrency,
+                                       Path(d) / "h2.log")
+                        h80 = h2load(server.url, tokens["decider"], body05, 4 * n, 2 * args.concurrency,
+                                     Path(d) / "h2.log", 0.8 * hpeak["rate"])
             finally:
                 server.stop()
             overheads[workers] = serial["p50"] - base["p50"]
@@ -208,6 +233,12 @@ def main() -> None:
                     (f"wrk single, {args.concurrency} connections (peak)", workers, wrkc["rate"], wrkc["p50"],
                      wrkc["p99"]),
                 ]
+                if shutil.which("h2load"):
+                    rows += [
+                        (f"h2load 05, {args.concurrency} connections (peak)", workers, hpeak["rate"], hpeak["p50"],
+                         hpeak["p99"]),
+                        (f"h2load 05, paced at 80% of its peak", workers, h80["rate"], h80["p50"], h80["p99"]),
+                    ]
     print(f"sharelaw {sharelaw.__version__}, {os.cpu_count()} CPUs, {n} requests per measurement, "
           f"{'recorded' if args.record else 'not recorded'}; the client shares the machine with the server")
     print()
