@@ -37,10 +37,33 @@ from sharelaw import AuditLog, Engine, __version__, parse_request  # noqa: E402
 from sharelaw.audit.replay import reproduce  # noqa: E402
 
 
+GROUPS: list[tuple[int, float, float]] = []  # (records, s in the group's transaction, s in its COMMIT)
+
+
+def _timed_groups(store) -> None:
+    """Record each group commit's size and time on this store (instance attributes only)."""
+    group, commit = store._append_group, store._commit
+    in_commit = [0.0]
+
+    def timed_commit() -> None:
+        t = time.perf_counter()
+        commit()
+        in_commit[0] = time.perf_counter() - t
+
+    def timed_group(batch) -> None:
+        t = time.perf_counter()
+        group(batch)
+        GROUPS.append((len(batch), time.perf_counter() - t, in_commit[0]))
+
+    store._commit, store._append_group = timed_commit, timed_group
+
+
 def _append(url: str, pairs, engine: Engine, callers: int, parsed: bool) -> tuple[float, list[float]]:
     """Append every pair with ``callers`` threads; (records/s, per-record latencies in s)."""
     with AuditLog.open(url) as log:
         log.archive(engine.bundle)
+        GROUPS.clear()
+        _timed_groups(log.store)
         actor = {"agency": "bench", "role": "benchmark"}
         work = [(parse_request(r) if parsed else r, d) for r, d in pairs]
         latencies: list[float] = []
@@ -139,6 +162,7 @@ def main() -> None:
     print("| store | callers | request passed as | records | appended/s | ratio to 1 caller | p50 ms | p99 ms |")
     print("|---|---|---|---|---|---|---|---|")
     replay_url = None
+    groups_line: list[str] = []
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as tmp:
         try:
             for kind in stores:
@@ -154,12 +178,24 @@ def main() -> None:
                           f"{lat[int(len(lat) * 0.99)] * 1e3:.2f} |", flush=True)
                     if kind == "sqlite" and callers > 1 and parsed:
                         replay_url = url
+                    if callers > 1:
+                        records = sum(g[0] for g in GROUPS)
+                        in_tx, in_commit = sum(g[1] for g in GROUPS), sum(g[2] for g in GROUPS)
+                        groups_line.append(f"| {kind} | {'SharingRequest' if parsed else 'dict'} | {len(GROUPS):,} | "
+                                           f"{records / len(GROUPS):.1f} | {in_tx / len(GROUPS) * 1e3:.2f} | "
+                                           f"{in_commit / len(GROUPS) * 1e3:.2f} | {in_tx * rate / records * 100:.0f}% |")
                 if kind == "sqlite":
                     with AuditLog.open(replay_url, read_only=True) as log:  # type: ignore[arg-type]
                         size = sum(len(r.text) for r in log.records()) // len(log)
                     ceiling = _disk_ceiling(_store_url("sqlite", tmp, None, "ceiling"), size)
                     print(f"| sqlite itself, rows of {size:,} bytes (the mean record), 1,024 a transaction | - | - | "
                           f"- | {ceiling:,.0f} | {ceiling / base:.1f}x | - | - |", flush=True)
+            print()
+            print(f"| group commits, {args.callers} callers: store | request passed as | groups | records a group | "
+                  "ms a group (BEGIN to COMMIT done) | ms in COMMIT | share of the run in a group |")
+            print("|---|---|---|---|---|---|---|")
+            for line in groups_line:
+                print(line, flush=True)
             assert replay_url is not None
             evaluators = [e for e in ("durable", "compiled", "reference") if _has_evaluator(e)]
             print()
