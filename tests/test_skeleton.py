@@ -92,3 +92,32 @@ def test_a_full_memo_takes_one_new_entry_in_admit_every() -> None:
     assert len(off) == 0 and off.get("a") is None
     with pytest.raises(ValueError):
         Memo(-1)
+
+
+def test_what_decisions_share_cannot_be_changed_through_one_of_them() -> None:
+    """Decisions made from one skeleton share its models; a caller changing a list inside one
+    decision must neither change the others nor the memo: the shared lists refuse it."""
+    import copy
+    import json as _json
+    import pickle
+
+    request = _json.loads(next((ROOT / "examples").glob("05-*.json")).read_text())
+    engine = Engine(BUNDLE, evaluator="compiled", cross_check=False)
+    first = engine.decide(request)
+    expected = first.model_dump(mode="json")
+    second = engine.decide(request)
+    assert engine._skeleton_memo.hits == 1
+    shared = [rq.satisfied_by for st in second.stages for rq in st.requirements] + [
+        c.rule_ids for c in second.conditions] + [st.requirements for st in second.stages]
+    assert shared
+    for lst in shared:
+        with pytest.raises(TypeError):
+            lst.append("forged")
+        with pytest.raises(TypeError):
+            lst[:] = []
+    second.decided_by.append("mine")  # the decision's own lists stay the caller's
+    assert engine.decide(request).model_dump(mode="json") == expected
+    assert first.model_dump(mode="json") == expected
+    for clone in (copy.deepcopy(first), pickle.loads(pickle.dumps(first)), first.model_copy(deep=True)):
+        assert clone.model_dump(mode="json") == expected
+    assert type(first).model_validate(expected).model_dump(mode="json") == expected

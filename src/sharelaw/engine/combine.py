@@ -23,6 +23,8 @@ The rest of a decision's substance is derived here too, one function each: what 
 established for the later stages (``establish``, §6), which findings are shown
 (``StageRun.shown``, §8), ``decided_by`` (§10), the conditions (§11), the ways forward (§12)
 and the missing items (§13). Nothing here renders text: that is ``engine/render.py``.
+The lists inside the models built here are ``FrozenList``s: the engine shares these models
+between the decisions made from one memoised result (engine/skeleton.py).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from ..vocab import (
     WayForward,
 )
 from .invariants import outcome_for
+from .memo import FrozenList
 
 __all__ = [
     "StageRun", "bases", "combine", "combine_active", "conditions", "decided_by", "establish", "guard", "missing", "outcome_for",
@@ -115,8 +118,9 @@ def combine_active(
         status = "failed" if fail else "met" if sat else "refer" if refer else unmet
         results.append(
             RequirementResult.build(
-                id=rq.id, title=rq.title, status=status, satisfied_by=sat, failed_by=fail, referred_by=refer,
-                looked_for=list(segment.satisfiers.get(rq.id, ())) if status == "unmet" else [],
+                id=rq.id, title=rq.title, status=status, satisfied_by=FrozenList(sat), failed_by=FrozenList(fail),
+                referred_by=FrozenList(refer),
+                looked_for=FrozenList(segment.satisfiers.get(rq.id, ()) if status == "unmet" else ()),
                 reason=rq.unmet if status == "unmet" else None,
             )
         )
@@ -232,7 +236,7 @@ def missing(runs: Sequence[StageRun]) -> list[MissingItem]:
                     ids = items.setdefault(item, [])
                     if r.id not in ids:
                         ids.append(r.id)
-    return [MissingItem.build(item=k, question=MISSING_ITEMS[k], rule_ids=v) for k, v in items.items()]
+    return [MissingItem.build(item=k, question=MISSING_ITEMS[k], rule_ids=FrozenList(v)) for k, v in items.items()]
 
 
 def conditions(outcome: Outcome, runs: Sequence[StageRun]) -> list[AttachedCondition]:
@@ -245,7 +249,7 @@ def conditions(outcome: Outcome, runs: Sequence[StageRun]) -> list[AttachedCondi
                     found.setdefault(code, []).append(r.id)
     if outcome is Outcome.MUST_NOT_SHARE:
         found = {k: v for k, v in found.items() if k is ConditionCode.RECORD_DECISION}
-    return [AttachedCondition.build(code=k, text=k.label, rule_ids=v) for k, v in found.items()]
+    return [AttachedCondition.build(code=k, text=k.label, rule_ids=FrozenList(v)) for k, v in found.items()]
 
 
 def ways_forward(outcome: Outcome, runs: Sequence[StageRun], missing_: Sequence[MissingItem]) -> list[WayForwardItem]:

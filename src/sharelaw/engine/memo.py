@@ -4,9 +4,9 @@ garbage collector (see ``Memo.put``)."""
 
 from __future__ import annotations
 
-from typing import Generic, Hashable, TypeVar
+from typing import Any, Generic, Hashable, TypeVar
 
-__all__ = ["ADMIT_EVERY", "MEMO_SIZE", "Memo"]
+__all__ = ["ADMIT_EVERY", "MEMO_SIZE", "FrozenList", "Memo"]
 
 #: Entries kept in each memo at most (a stage result or a skeleton is a few KB: 4,096 of
 #: each is some tens of MB at most, and live traffic has far fewer distinct ones).
@@ -67,3 +67,33 @@ class Memo(Generic[K, V]):
 
     def __len__(self) -> int:
         return len(self._data)
+
+
+T = TypeVar("T")
+
+
+def _read_only(self: Any, *args: Any, **kwargs: Any) -> Any:
+    raise TypeError("this list is part of a decision's substance, shared by every decision made from it: "
+                    "copy it (list(x)) to change it")
+
+
+class FrozenList(list[T]):
+    """A list that cannot be changed in place: the lists inside models that several decisions
+    share (a memoised stage result's requirement results, conditions, missing items).
+    Serialised, compared and copied as a list; ``list(x)`` or ``copy.copy`` gives a plain one."""
+
+    __slots__ = ()
+
+    append = extend = insert = remove = pop = clear = sort = reverse = _read_only
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _read_only
+
+    def __copy__(self) -> list[T]:
+        return list(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> list[T]:
+        import copy
+
+        return [copy.deepcopy(item, memo) for item in self]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenList, (list(self),))

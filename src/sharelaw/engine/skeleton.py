@@ -35,6 +35,7 @@ from ..decision import (
 from ..rules.model import Rule
 from ..vocab import EffectKind, Outcome, Stage, StageStatus
 from .combine import StageRun, bases, conditions, decided_by, missing, outcome_for, ways_forward
+from .memo import FrozenList
 from .render import Output, Renderer
 
 __all__ = ["FindingSpec", "Skeleton", "StageKey", "StageSpec", "build_skeleton"]
@@ -120,7 +121,7 @@ def build_skeleton(runs: Sequence[StageRun], output: Output) -> Skeleton:
         if not rendered:
             fixed = StageResult.build(
                 stage=run.stage, title=run.stage.label, status=run.status,
-                requirements=[rq if rq.reason is None else _capitalised(rq) for rq in reqs])
+                requirements=FrozenList(rq if rq.reason is None else _capitalised(rq) for rq in reqs))
         stages.append(StageSpec(run.stage, run.stage.label, run.status, reqs, fixed))
     return Skeleton(
         runs=tuple(runs),
