@@ -80,9 +80,8 @@ def _value(values: dict[str, str], facts: Mapping[str, object], name: str) -> st
     return found
 
 
-#: safe format key -> placeholder name (``{discloser.kind}`` is ``{p0}``, say, in the format), and back
+#: safe format key -> placeholder name (``{discloser.kind}`` is ``{p_discloser_dkind}`` in the format)
 _NAMES: dict[str, str] = {}
-_KEYS: dict[str, str] = {}
 
 
 def _format(text: str) -> str | None:
@@ -95,12 +94,11 @@ def _format(text: str) -> str | None:
         if i % 2 == 0:
             out.append(part.replace("{", "{{").replace("}", "}}"))
         else:
-            key = _KEYS.get(part)
-            if key is None:
-                # one key per name, numbered: no two names can share one (``{a.b}`` and
-                # ``{a__b}`` would, if the key were the name with its dots replaced)
-                key = _KEYS.setdefault(part, f"p{len(_KEYS)}")
-                _NAMES[key] = part
+            # An injective spelling of the name (names are [a-z0-9_.]): ``_`` is ``_u`` and
+            # ``.`` is ``_d``, so ``{a.b}`` and ``{a__b}`` cannot share a key, and the key is
+            # the same in every thread and process (no shared counter to race on).
+            key = "p_" + part.replace("_", "_u").replace(".", "_d")
+            _NAMES[key] = part
             out.append("{" + key + "}")
     return "".join(out)
 

@@ -150,7 +150,7 @@ class Engine:
         self.bundle = bundle if bundle is not None else Bundle.load()
         # With the guard off (``sharelaw prove`` only), a practice that widens national law
         # takes effect instead of raising, so that the widening can be shown.
-        self.guard_protocols = guard_protocols
+        self._guard_protocols = guard_protocols
         if evaluator == "durable":
             from .durable import DurableEvaluator
 
@@ -177,6 +177,11 @@ class Engine:
         self._established: Memo[tuple[StageKey, object], dict[str, object]] = Memo(memo_size)
 
     # ------------------------------------------------------------------ public
+
+    @property
+    def guard_protocols(self) -> bool:
+        """Read-only: memoised stage results were combined under this setting."""
+        return self._guard_protocols
 
     def decide(self, request: SharingRequest | Mapping[str, Any]) -> Decision:
         """Decide one request. Raises ``RequestError`` for bad input, ``EngineError`` on a fault."""
@@ -255,7 +260,7 @@ class Engine:
                 active = {requirements[i][0].id: requirements[i][0] for i in positions}
                 fired = [rules[i] for i in fired_ids]
                 run = combine_active(segment, active, fired + practices, yielded)
-                if practices and stage is not Stage.PROTOCOL and self.guard_protocols:
+                if practices and stage is not Stage.PROTOCOL and self._guard_protocols:
                     guard(combine_active(segment, active, fired, set()), run, practices)
                 memo.put(key, run)
             runs.append(run)
