@@ -160,6 +160,14 @@ CLOSED_LISTS = {
         "fire_and_rescue", "police", "maintained_school", "academy", "fe_college", "prison", "probation"}),
     # Care Act 2014 s6(7): councils, NHS bodies, police, prisons, probation.
     "vires.care2014.s7.request": ("both", lambda day: _COUNCIL | _NHS | {"police", "prison", "probation"}),
+    # OMA 2007 s14(1)-(2), (8): probation providers, and the listed persons among the kinds
+    # (relevant local authorities, chief officers of police, the prison service); no NHS
+    # body, school, youth offending team or charity.
+    "vires.oma2007.s14.offender_management": ("both", lambda day: _COUNCIL | {"police", "prison", "probation"}),
+    # CA 2004 s16E(3) with SI 2018/789 Sch: the public-body relevant agencies; no GP
+    # practice or fire and rescue authority.
+    "vires.ca2004.s16g_4.relevant_agency": ("discloser", lambda day: {
+        "academy", "maintained_school", "fe_college", "nhs_trust", "prison", "probation", "youth_offending_team"}),
 }
 
 
@@ -171,7 +179,8 @@ def test_a_closed_list_gateway_never_grants_to_a_body_outside_its_list():
     overrides = {
         "statutory_request": ["s47_enquiry", "s27_request", "care_act_s7_request", "none"],
         "purpose": ["child_protection_enquiry", "child_in_need", "crime_prevention_detection",
-                    "public_service_delivery", "adult_care_support"],
+                    "public_service_delivery", "adult_care_support", "protect_person",
+                    "safeguarding_partnership"],
         "assessment": [{"specified_objective": {"value": "yes", "reason": "an objective in SI 2018/912"}}],
     }
     granted = 0
