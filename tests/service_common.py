@@ -48,13 +48,14 @@ class Server:
     """A real server process: ``sharelaw serve`` (cli=True) or the test launcher (fault injection)."""
 
     def __init__(self, config: dict[str, Any], *, fault: bool = False, cli_args: list[str] | None = None,
-                 port: int | None = None) -> None:
+                 port: int | None = None, slow_jobs: bool = False) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         if cli_args is not None:
             cmd = [sys.executable, "-m", "sharelaw", "serve", "--port", str(self.port), *cli_args]
         else:
-            cmd = [sys.executable, str(LAUNCHER), str(self.port), json.dumps(config)] + (["--fault"] if fault else [])
+            cmd = ([sys.executable, str(LAUNCHER), str(self.port), json.dumps(config)] + (["--fault"] if fault else [])
+                   + (["--slow-jobs"] if slow_jobs else []))
         self.proc = subprocess.Popen(cmd, env=env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      start_new_session=True)
 

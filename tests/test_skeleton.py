@@ -94,6 +94,43 @@ def test_a_full_memo_takes_one_new_entry_in_admit_every() -> None:
         Memo(-1)
 
 
+def test_a_memo_never_holds_more_than_its_size_whatever_the_threads_do() -> None:
+    """Stores from many threads at once (the service decides on several): the bound holds
+    at every moment a reader looks, and an entry stored again is replaced, not doubled."""
+    import sys
+    import threading
+
+    memo: Memo[tuple[int, int], int] = Memo(8)
+    seen: list[int] = []
+    stop = threading.Event()
+
+    def writer(t: int) -> None:
+        for k in range(20_000):
+            memo.put((t, k % 500), k)
+
+    def reader() -> None:
+        while not stop.is_set():
+            seen.append(len(memo))
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+    try:
+        watch = threading.Thread(target=reader)
+        watch.start()
+        threads = [threading.Thread(target=writer, args=(t,)) for t in range(6)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        stop.set()
+        watch.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert seen and max(seen) <= 8 and len(memo) == 8
+    memo.put(next(iter(memo._data)), -1)  # stored again: replaced in place, nothing evicted
+    assert len(memo) == 8 and -1 in memo._data.values()
+
+
 def test_what_decisions_share_cannot_be_changed_through_one_of_them() -> None:
     """Decisions made from one skeleton share its models; a caller changing a list inside one
     decision must neither change the others nor the memo: the shared lists refuse it."""

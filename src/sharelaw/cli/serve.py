@@ -47,6 +47,11 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
                        help="answer 503 after this long (default 30)")
     serve.add_argument("--jobs-dir", metavar="DIR", help="where auditor jobs keep their state (default: a new "
                        "temporary directory shared by this instance's workers)")
+    serve.add_argument("--max-jobs", type=whole_number(1, 1000), default=4,
+                       help="auditor jobs (verify, replay) one worker holds, running or waiting; one more is "
+                       "refused with 429 (default 4)")
+    serve.add_argument("--job-retention", type=seconds, default=24 * 3600.0, metavar="SECONDS",
+                       help="how long a finished job's state is kept (default 86400: a day)")
     add_rules_option(serve, many=True)
     serve.set_defaults(run=run_serve)
 
@@ -114,6 +119,7 @@ def run_serve(args: argparse.Namespace) -> str:
         evaluator=args.evaluator, cross_check=args.cross_check,
         max_body_bytes=args.max_body_bytes, max_batch=args.max_batch, max_batch_body_bytes=args.max_batch_body_bytes,
         timeout_seconds=args.timeout, jobs_dir=args.jobs_dir or _jobs_dir(),
+        max_jobs=args.max_jobs, job_retention_seconds=args.job_retention,
     )
     options: dict[str, Any] = {"host": args.host, "port": args.port, "log_level": "warning",
                                "timeout_graceful_shutdown": 10}

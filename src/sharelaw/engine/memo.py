@@ -4,6 +4,7 @@ garbage collector (see ``Memo.put``)."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Generic, Hashable, TypeVar
 
 __all__ = ["ADMIT_EVERY", "MEMO_SIZE", "FrozenList", "Memo"]
@@ -22,10 +23,12 @@ class Memo(Generic[K, V]):
     """A bounded dict: at ``size`` entries, one new entry in ``ADMIT_EVERY`` replaces the
     oldest, and the others are not kept. ``size`` 0 keeps nothing.
 
-    Thread-safe under the GIL: a lookup and a store are each a dict operation or two; two
-    threads computing the same entry store equal values."""
+    Thread-safe: a lookup is one dict operation; stores are serialised by a lock, so the
+    memo never holds more than ``size`` entries, whatever the threads do (two threads
+    computing the same entry store equal values). ``hits`` and ``misses`` are statistics,
+    counted without the lock: under concurrent lookups they may miss an increment."""
 
-    __slots__ = ("size", "_data", "hits", "misses", "_declined")
+    __slots__ = ("size", "_data", "hits", "misses", "_declined", "_lock")
 
     def __init__(self, size: int = MEMO_SIZE) -> None:
         if size < 0:
@@ -35,6 +38,7 @@ class Memo(Generic[K, V]):
         self.hits = 0
         self.misses = 0
         self._declined = 0
+        self._lock = threading.Lock()
 
     def get(self, key: K) -> V | None:
         found = self._data.get(key)
@@ -47,7 +51,14 @@ class Memo(Generic[K, V]):
     def put(self, key: K, value: V) -> None:
         if self.size == 0:
             return
+        with self._lock:
+            self._put(key, value)
+
+    def _put(self, key: K, value: V) -> None:
         data = self._data
+        if key in data:
+            data[key] = value
+            return
         if len(data) >= self.size:
             # Full: only one new entry in ADMIT_EVERY takes an old one's place. Every entry
             # that survives and is later dropped makes work for the garbage collector's
@@ -59,10 +70,7 @@ class Memo(Generic[K, V]):
         while len(data) >= self.size:
             # The oldest entry goes, one at a time: never a mass release of thousands of
             # entries inside one decision (which showed as a latency spike).
-            try:
-                data.pop(next(iter(data)), None)
-            except (RuntimeError, StopIteration):  # another thread changed it meanwhile
-                break
+            data.pop(next(iter(data)))
         data[key] = value
 
     def __len__(self) -> int:

@@ -137,9 +137,6 @@ class Renderer:
         other._filled = _filled(other.values, other.facts)
         return other
 
-    def _value(self, name: str) -> str:
-        return _value(self.values, self.facts, name)
-
     @classmethod
     def has_placeholders(cls, text: str) -> bool:
         """Whether ``text`` takes any of the request's words."""

@@ -38,7 +38,7 @@ from .combine import StageRun, bases, conditions, decided_by, missing, outcome_f
 from .memo import FrozenList
 from .render import Output, Renderer
 
-__all__ = ["FindingSpec", "Skeleton", "StageKey", "StageSpec", "build_skeleton"]
+__all__ = ["FindingSpec", "Skeleton", "StageKey", "StageSpec", "build_skeleton", "with_reason"]
 
 #: (segment key, protocol segment keys, active requirement positions, fired rule ids,
 #:  fired practice ids, practices that gave way): everything ``combine`` reads.
@@ -62,10 +62,13 @@ class StageSpec:
     """One stage's result: built once if no requirement reason needs the request's words."""
 
     stage: Stage
-    title: str
     status: StageStatus
     requirements: tuple[RequirementResult, ...]
     fixed: StageResult | None  # the whole StageResult, when nothing in it is rendered
+
+    @property
+    def title(self) -> str:
+        return self.stage.label
 
 
 @dataclass(frozen=True)
@@ -121,8 +124,10 @@ def build_skeleton(runs: Sequence[StageRun], output: Output) -> Skeleton:
         if not rendered:
             fixed = StageResult.build(
                 stage=run.stage, title=run.stage.label, status=run.status,
-                requirements=FrozenList(rq if rq.reason is None else _capitalised(rq) for rq in reqs))
-        stages.append(StageSpec(run.stage, run.stage.label, run.status, reqs, fixed))
+                requirements=FrozenList(
+                    rq if rq.reason is None else with_reason(rq, rq.reason[:1].upper() + rq.reason[1:])
+                    for rq in reqs))
+        stages.append(StageSpec(run.stage, run.status, reqs, fixed))
     return Skeleton(
         runs=tuple(runs),
         outcome=outcome,
@@ -137,8 +142,8 @@ def build_skeleton(runs: Sequence[StageRun], output: Output) -> Skeleton:
     )
 
 
-def _capitalised(rq: RequirementResult) -> RequirementResult:
-    """A requirement result whose reason has no placeholder, as the renderer would show it."""
-    reason = rq.reason or ""
-    built: RequirementResult = RequirementResult.build(**{**rq.__dict__, "reason": reason[:1].upper() + reason[1:]})
+def with_reason(rq: RequirementResult, reason: str) -> RequirementResult:
+    """``rq`` with its reason in the words shown to the reader (rendered, or capitalised when it
+    has no placeholder: what the renderer would make of it)."""
+    built: RequirementResult = RequirementResult.build(**{**rq.__dict__, "reason": reason})
     return built

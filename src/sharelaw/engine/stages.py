@@ -30,7 +30,7 @@ from typing import Any, Literal, Mapping
 from pydantic import ValidationError
 
 from .._version import __version__
-from ..decision import SCHEMA_VERSION, Decision, ProtocolResult, RequirementResult, StageResult
+from ..decision import SCHEMA_VERSION, Decision, ProtocolResult, StageResult
 from .. import request as _request_module
 from ..errors import EngineError, RequestError, SharelawError
 from ..law.eras import era_on
@@ -45,7 +45,7 @@ from .coverage import Cover, check_powers, covers
 from .invariants import check_decision
 from .render import Output, Renderer, summary
 from .memo import MEMO_SIZE, Memo
-from .skeleton import Skeleton, StageKey, build_skeleton
+from .skeleton import Skeleton, StageKey, build_skeleton, with_reason
 
 __all__ = ["Engine", "EVALUATORS", "validate_request"]
 
@@ -303,7 +303,7 @@ class Engine:
                 title=st.title,
                 status=st.status,
                 requirements=[
-                    rq if rq.reason is None else RequirementResult.build(**{**rq.__dict__, "reason": render(rq.reason)})
+                    rq if rq.reason is None else with_reason(rq, render(rq.reason))
                     for rq in st.requirements
                 ],
             )

@@ -42,7 +42,7 @@ from ..rules.bundle import Bundle
 from ..vocab import Stage
 from .config import ServiceConfig
 from .docs_page import DOCS_HTML, DOCS_JS
-from .jobs import Jobs
+from .jobs import Jobs, JobsFull
 from .metrics import Metrics
 from .problems import MEDIA_TYPE as PROBLEM
 from .problems import SCHEMA as PROBLEM_SCHEMA
@@ -85,7 +85,7 @@ class Service:
         self.bundle = self.engine.bundle
         self.log: AuditLog | None = AuditLog.open(config.log, create=True) if config.log else None
         self.metrics = Metrics()
-        self.jobs = Jobs(config.jobs_dir)
+        self.jobs = Jobs(config.jobs_dir, max_jobs=config.max_jobs, retention_seconds=config.job_retention_seconds)
 
     def close(self) -> None:
         self.jobs.close()
@@ -478,13 +478,17 @@ def create_app(config: ServiceConfig, bundle: Bundle | None = None) -> FastAPI:
             with AuditLog.open(url, read_only=True) as log:  # its own connection: the decision path's is untouched
                 return work(log)
 
-        state = service.jobs.submit(kind, job, token.id)
+        try:
+            state = service.jobs.submit(kind, job, token.id)
+        except JobsFull as exc:
+            raise Problem(429, "too_many_jobs", f"{exc}: poll the jobs you started, then try again",
+                          headers={"Retry-After": "5"}) from None
         return Response(to_json(state).encode(), status_code=202, media_type=JSON,
                         headers={"Location": f"/v1/jobs/{state['id']}"})
 
     @app.post("/v1/audit/verify", tags=["audit"], status_code=202,
               summary="Check the whole chain (a job: poll /v1/jobs/{id})",
-              responses=responses(202, _ref("Job"), 409, *AUTH))
+              responses=responses(202, _ref("Job"), 409, 429, *AUTH))
     async def verify(token: Token = need("auditor")) -> Response:
         def work(log: AuditLog) -> tuple[bool, dict[str, Any]]:
             report = log.verify()
@@ -494,7 +498,7 @@ def create_app(config: ServiceConfig, bundle: Bundle | None = None) -> FastAPI:
 
     @app.post("/v1/replay", tags=["audit"], status_code=202,
               summary="Re-run the log's decisions (a job: poll /v1/jobs/{id})",
-              responses=responses(202, _ref("Job"), 409, 422, *AUTH))
+              responses=responses(202, _ref("Job"), 409, 422, 429, *AUTH))
     async def replay(against: str | None = Query(None, pattern=r"^(current|sha256:[0-9a-f]{64})$",
                                                  description="current, or sha256:HASH of an archived bundle; "
                                                  "absent: reproduce each decision under its own rules"),

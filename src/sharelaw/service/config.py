@@ -37,6 +37,10 @@ class ServiceConfig:
     timeout_seconds: float = 30.0
     #: Where auditor jobs (verify, replay) keep their state, shared by the workers of one host.
     jobs_dir: str | None = None
+    #: Auditor jobs one worker holds, running or waiting; one more is a 429 (``--max-jobs``).
+    max_jobs: int = 4
+    #: How long a finished job's state is kept, in seconds (``--job-retention``).
+    job_retention_seconds: float = 24 * 3600.0
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))
