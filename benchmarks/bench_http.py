@@ -17,10 +17,11 @@ h2load's own peak on 2C connections (``--rps`` per connection; one body, example
 With ``--open-loop SECONDS`` (and ``taskset`` and wrk), one more 1-worker server is pinned to
 one core and every load generator to another: wrk on 1 and C connections (the peak of the
 pinned server), then benchmarks/open_loop.py, an open-loop generator on 32 connections at a
-steady 50%, 60%, 70% and 80% of that peak (FRACTIONS) for SECONDS each, latency counted from each request's scheduled send time
-(coordinated omission corrected): the server's latency at a given rate, without the
-generator's bursts or its competing for the server's core. Other processes on the machine
-still share both cores: state the load average with the figures.
+steady 50%, 60%, 70% and 80% of that peak (FRACTIONS) for SECONDS each, latency counted
+from each request's scheduled send time (coordinated omission corrected): the server's
+latency at a given rate, without the generator's bursts or its competing for the server's
+core. Other processes on the machine still share both cores: state the load average with
+the figures.
 """
 
 from __future__ import annotations
