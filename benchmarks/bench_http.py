@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import httpx  # noqa: E402
 
-from service_common import Server, make_tokens  # noqa: E402
+from service_common import Server, free_port, make_tokens  # noqa: E402
 
 import sharelaw  # noqa: E402
 
@@ -218,6 +218,17 @@ def pinned_rows(args: argparse.Namespace, d: Path, token: str, bodies: list[byte
             rows.append((f"pinned: open loop at {fraction:.0%} of peak", got))
     finally:
         server.stop()
+    # The generator's own floor: the same rate against a canned 30 KB answer on the server's core.
+    port = free_port()
+    stand_in = subprocess.Popen(pinned(server_cpu) + [sys.executable, str(ROOT / "benchmarks" / "open_loop.py"),
+                                "--canned", str(port), "30000"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert stand_in.stdout is not None and stand_in.stdout.readline().strip() == "ready"
+        got = open_loop(f"http://127.0.0.1:{port}", token, files, FRACTIONS[-1] * peak["rate"], args.open_loop, load_cpu)
+        rows.append((f"pinned: open loop, {FRACTIONS[-1]:.0%} rate, canned", got))
+    finally:
+        stand_in.terminate()
+        stand_in.wait(10)
     return rows
 
 

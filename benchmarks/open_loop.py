@@ -12,6 +12,11 @@ for a free connection if all C are busy (its latency still counting). One asynci
 (uvloop when installed): run it pinned to a core the server does not use (``taskset``).
 The timer wakes up to about a millisecond late; how late each request left is printed
 too (``send_lag``), and is inside its latency. Prints one JSON object.
+
+    python benchmarks/open_loop.py --canned PORT SIZE
+
+serves a canned answer of SIZE bytes to every request, at once: the generator's own
+latency floor at a rate, when pinned as the service would be.
 """
 
 from __future__ import annotations
@@ -22,12 +27,23 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any, Coroutine, TypeVar
 from urllib.parse import urlsplit
+
+T = TypeVar("T")
 
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def uvloop_run(work: Coroutine[Any, Any, T]) -> T:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(work)
+    return uvloop.run(work)
 
 
 async def run(url: str, token: str, bodies: list[bytes], rate: float, seconds: float, connections: int,
@@ -81,7 +97,35 @@ async def run(url: str, token: str, bodies: list[bytes], rate: float, seconds: f
             "max": max(latencies), "send_lag_p50": pct(lags, 0.5), "send_lag_p99": pct(lags, 0.99)}
 
 
+async def canned(port: int, size: int) -> None:
+    """A stand-in server: every request answered at once with ``size`` bytes (the generator's own floor)."""
+    body = b"x" * size
+    answer = f"HTTP/1.1 200 OK\r\ncontent-length: {size}\r\ncontent-type: application/json\r\n\r\n".encode() + body
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                await reader.readexactly(length)
+                writer.write(answer)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", port)
+    print("ready", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--canned"]:  # open_loop.py --canned PORT SIZE
+        uvloop_run(canned(int(sys.argv[2]), int(sys.argv[3])))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url")
     parser.add_argument("token")
@@ -92,12 +136,7 @@ def main() -> None:
     args = parser.parse_args()
     bodies = [p.read_bytes() for p in args.bodies]
     work = run(args.url, args.token, bodies, args.rate, args.seconds, args.connections)
-    try:
-        import uvloop
-
-        result = uvloop.run(work)
-    except ImportError:
-        result = asyncio.run(work)
+    result = uvloop_run(work)
     json.dump(result, sys.stdout)
     print()
 
