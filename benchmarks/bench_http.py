@@ -13,6 +13,15 @@ Debian's ``wrk`` on the PATH), each server is also measured by wrk, a load gener
 with one and with C connections: the server's side alone, without the Python client's cost;
 and, with nghttp2's ``h2load`` on the PATH too (Debian: nghttp2-client), paced at 80% of
 h2load's own peak on 2C connections (``--rps`` per connection; one body, examples/05).
+
+With ``--open-loop SECONDS`` (and ``taskset`` and wrk), one more 1-worker server is pinned to
+one core and every load generator to another: wrk on 1 and C connections (the peak of the
+pinned server), then benchmarks/open_loop.py, an open-loop generator on 32 connections at a
+steady 50%, 60%, 70% and 80% of that peak (FRACTIONS) for SECONDS each, latency counted
+from each request's scheduled send time (coordinated omission corrected): the server's
+latency at a given rate, without the generator's bursts or its competing for the server's
+core. Other processes on the machine still share both cores: state the load average with
+the figures.
 """
 
 from __future__ import annotations
@@ -35,7 +44,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import httpx  # noqa: E402
 
-from service_common import Server, make_tokens  # noqa: E402
+from service_common import Server, free_port, make_tokens  # noqa: E402
 
 import sharelaw  # noqa: E402
 
@@ -142,17 +151,85 @@ end
 """
 
 
-def wrk(url: str, token: str, bodies: list[bytes], seconds: float, connections: int, script: Path) -> dict[str, float]:
+def wrk(url: str, token: str, bodies: list[bytes], seconds: float, connections: int, script: Path,
+        cpu: int | None = None) -> dict[str, float]:
     """wrk (C, one thread) POSTing the example requests in turn on ``connections`` keep-alive connections."""
     quoted = ", ".join("[==[" + b.decode() + "]==]" for b in bodies)
     script.write_text(WRK_SCRIPT % (quoted, token), encoding="utf-8")
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "-s", str(script), url],
+    out = subprocess.run(pinned(cpu) + ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "-s", str(script), url],
                          capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
     line = next(x for x in out.splitlines() if x.startswith("WRK "))
     count, duration, p50, p99, errors = line.split()[1:]
     if int(errors):
         raise SystemExit(f"wrk: {errors} errors or non-2xx answers\n{out}")
     return {"rate": int(count) / float(duration), "p50": float(p50), "p99": float(p99)}
+
+
+def pinned(cpu: int | None) -> list[str]:
+    return ["taskset", "-c", str(cpu)] if cpu is not None else []
+
+
+def pin_process(pid: int, cpu: int) -> None:
+    """Every thread of ``pid`` onto ``cpu`` (threads it starts later inherit it)."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        os.sched_setaffinity(int(tid), {cpu})
+
+
+def open_loop(url: str, token: str, bodies: list[Path], rate: float, seconds: float, cpu: int) -> dict[str, float]:
+    """benchmarks/open_loop.py on ``cpu``: ``rate`` requests/s, steady, latency from each scheduled send."""
+    cmd = pinned(cpu) + [sys.executable, str(ROOT / "benchmarks" / "open_loop.py"), url, token, *map(str, bodies),
+                         "--rate", f"{rate:.1f}", "--seconds", f"{seconds:g}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=seconds + 120).stdout
+    result: dict[str, float] = json.loads(out)
+    if result["errors"]:
+        raise SystemExit(f"open loop: {result['errors']} answers not 200")
+    return result
+
+
+#: The steady rates of the open-loop runs, as fractions of the pinned server's peak (wrk, C connections).
+FRACTIONS = (0.5, 0.6, 0.7, 0.8)
+
+
+def pinned_rows(args: argparse.Namespace, d: Path, token: str, bodies: list[bytes]) -> list[tuple[Any, ...]]:
+    """A 1-worker server on one core, wrk and the open-loop generator on another."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        raise SystemExit("--open-loop needs two cores: one for the server, one for the load generator")
+    server_cpu, load_cpu = cpus[0], cpus[1]
+    files = []
+    for i, body in enumerate(bodies):
+        files.append(d / f"body-{i}.json")
+        files[-1].write_bytes(body)
+    cli = ["--tokens", str(d / "tokens.json"), "--workers", "1"]
+    if args.record:
+        cli += ["--log", str(d / "audit-pinned.db"), "--record"]
+    server = Server({}, cli_args=cli).wait_ready()
+    rows: list[tuple[Any, ...]] = []
+    try:
+        pin_process(server.proc.pid, server_cpu)
+        closed_loop(server.url, token, bodies, 200, 1, "/v1/decisions")  # warm
+        script = d / "pinned.lua"
+        one = wrk(server.url, token, bodies, args.open_loop, 1, script, load_cpu)
+        peak = wrk(server.url, token, bodies, args.open_loop, args.concurrency, script, load_cpu)
+        rows.append(("pinned: wrk, 1 connection", one))
+        rows.append((f"pinned: wrk, {args.concurrency} connections (peak)", peak))
+        for fraction in FRACTIONS:
+            got = open_loop(server.url, token, files, fraction * peak["rate"], args.open_loop, load_cpu)
+            rows.append((f"pinned: open loop at {fraction:.0%} of peak", got))
+    finally:
+        server.stop()
+    # The generator's own floor: the same rate against a canned 30 KB answer on the server's core.
+    port = free_port()
+    stand_in = subprocess.Popen(pinned(server_cpu) + [sys.executable, str(ROOT / "benchmarks" / "open_loop.py"),
+                                "--canned", str(port), "30000"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert stand_in.stdout is not None and stand_in.stdout.readline().strip() == "ready"
+        got = open_loop(f"http://127.0.0.1:{port}", token, files, FRACTIONS[-1] * peak["rate"], args.open_loop, load_cpu)
+        rows.append((f"pinned: open loop, {FRACTIONS[-1]:.0%} rate, canned", got))
+    finally:
+        stand_in.terminate()
+        stand_in.wait(10)
+    return rows
 
 
 def h2load(url: str, token: str, body: Path, n: int, clients: int, log: Path, rate: float = 0) -> dict[str, float]:
@@ -180,10 +257,15 @@ def main() -> None:
     parser.add_argument("--record", action="store_true", help="record every decision in a SQLite log")
     parser.add_argument("--wrk", type=float, default=0, metavar="SECONDS",
                         help="also measure each server with wrk for this long per run (needs wrk on the PATH)")
+    parser.add_argument("--open-loop", type=float, default=0, metavar="SECONDS",
+                        help="also a 1-worker server pinned to one core, wrk and an open-loop generator pinned to "
+                        "another, this long per measurement (needs wrk and taskset)")
     args = parser.parse_args()
     n = max(20, min(args.requests, 20_000))
     if args.wrk and shutil.which("wrk") is None:
         parser.error("--wrk needs wrk on the PATH (Debian: apt-get install wrk)")
+    if args.open_loop and (shutil.which("wrk") is None or shutil.which("taskset") is None):
+        parser.error("--open-loop needs wrk and taskset on the PATH")
     reqs = requests_()
     bodies = [json.dumps(r).encode() for r in reqs]
     batches = [json.dumps({"requests": [reqs[(i + k) % len(reqs)] for k in range(args.batch)]}).encode()
@@ -239,6 +321,9 @@ def main() -> None:
                          hpeak["p99"]),
                         (f"h2load 05, paced at 80% of its peak", workers, h80["rate"], h80["p50"], h80["p99"]),
                     ]
+        pinned_results = pinned_rows(args, Path(d), tokens["decider"], bodies) if args.open_loop else []
+    for name, r in pinned_results:
+        rows.append((name, 1, r.get("achieved", r["rate"]), r["p50"], r["p99"]))
     print(f"sharelaw {sharelaw.__version__}, {os.cpu_count()} CPUs, {n} requests per measurement, "
           f"{'recorded' if args.record else 'not recorded'}; the client shares the machine with the server")
     print()
@@ -247,6 +332,13 @@ def main() -> None:
     for name, workers, rate, p50, p99 in rows:
         print(f"| {name:<40} | {workers!s:>7} | {rate:>11.0f} | {p50 * 1000:>7.2f} | {p99 * 1000:>7.2f} |")
     print()
+    for name, r in pinned_results:
+        if "send_lag_p99" in r:
+            print(f"{name}: asked {r['rate']:.0f}/s, achieved {r['achieved']:.0f}/s, {r['requests']:.0f} requests; "
+                  f"p90 {r['p90'] * 1000:.2f} ms, p99.9 {r['p999'] * 1000:.2f} ms, max {r['max'] * 1000:.2f} ms; "
+                  f"send lag p50 {r['send_lag_p50'] * 1000:.2f} ms, p99 {r['send_lag_p99'] * 1000:.2f} ms")
+    if pinned_results:
+        print()
     for key, over in overheads.items():
         workers, client = key if isinstance(key, tuple) else (key, "httpx")
         print(f"HTTP overhead per decision, {workers} worker(s), one {client} client: {over * 1000:.2f} ms "

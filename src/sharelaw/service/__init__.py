@@ -7,7 +7,8 @@ Needs the ``server`` extra (FastAPI and uvicorn): ``pip install 'sharelaw[server
 
 Modules: ``config`` (what one service is started with), ``tokens`` (hashed bearer tokens
 and roles), ``problems`` (RFC 9457 problem details), ``metrics`` (Prometheus text),
-``jobs`` (long auditor work off the decision path), ``app`` (the routes).
+``jobs`` (long auditor work off the decision path), ``app`` (the routes), ``fast_route``
+(``POST /v1/decisions``, the hot path, in front of the FastAPI app).
 """
 
 from __future__ import annotations

@@ -122,6 +122,29 @@ class Service:
         self.metrics.appended("decision")
         return rec.decision_id, decision, rec.hash
 
+    async def answer(self, raw: bytes, token: Token, wanted: bool,
+                     render: Callable[[Decision, SharingRequest], dict[str, Any]] | None = None) -> tuple[str, bytes]:
+        """One request's body parsed, decided and serialised: (decision id, document). Raises Problem.
+
+        With ``render`` (JSON-LD) the document is rendered with the request, so that purpose,
+        data, consent and parties are described too. Parsing, deciding and serialising are one
+        thread hop when a thread is needed (recorded, JSON-LD, or a body over ON_LOOP_MAX_BYTES);
+        otherwise they run on the event loop (the engine holds its own lock: a batch or recorded
+        decision in a thread waits at most one fire).
+        """
+        def work() -> tuple[str, bytes]:
+            data = parse_body(raw)
+            decision_id, decision, _ = self.decide(data, token, wanted)
+            if render is not None:
+                document = render(decision, validate_request(data))
+                return decision_id, json.dumps(document, ensure_ascii=False).encode()
+            return decision_id, decision_bytes(decision)
+
+        if wanted or render is not None or len(raw) > ON_LOOP_MAX_BYTES:
+            done: tuple[str, bytes] = await in_thread(self, work)
+            return done
+        return on_loop(self, work)  # type: ignore[no-any-return]
+
     def need_log(self) -> AuditLog:
         if self.log is None:
             raise Problem(409, "log_not_configured", "this service has no audit log: start it with --log")
@@ -139,6 +162,14 @@ class Service:
         if wanted:
             self.need_log()
         return wanted
+
+
+def decision_headers(decision_id: str, recorded: bool) -> dict[str, str]:
+    """The headers of a decision's response (besides the content's and the bundle hash)."""
+    headers = {"Decision-Id": decision_id}
+    if recorded:
+        headers["Location"] = f"/v1/decisions/{decision_id}"
+    return headers
 
 
 def decision_bytes(decision: Decision) -> bytes:
@@ -301,28 +332,13 @@ def create_app(config: ServiceConfig, bundle: Bundle | None = None) -> FastAPI:
                                   links=DECISION_LINKS),
               openapi_extra={"requestBody": {"required": True, "content": {JSON: {"schema": _ref("SharingRequest")}}}})
     async def decide(request: Request, record: bool | None = record_param, token: Token = need("decider")) -> Response:
+        # The same route is served by fast_route.FastDecisions for all but the rarer cases, which it
+        # leaves to this one; both call Service.answer and decision_headers.
         wanted = service.record_wanted(record)
-        ld = JSONLD in request.headers.get("accept", "")
-        if ld:
-            render = _jsonld()
+        render = _jsonld() if JSONLD in request.headers.get("accept", "") else None
         raw = await read_body(request, config.max_body_bytes)
-
-        def work() -> tuple[str, Decision, bytes]:  # parsing, deciding, serialising: one thread hop
-            data = parse_body(raw)
-            decision_id, decision, _ = service.decide(data, token, wanted)
-            if ld:  # with the request, so that purpose, data, consent and parties are described too
-                document = render(decision, validate_request(data))
-                return decision_id, decision, json.dumps(document, ensure_ascii=False).encode()
-            return decision_id, decision, decision_bytes(decision)
-
-        if wanted or ld or len(raw) > ON_LOOP_MAX_BYTES:
-            decision_id, decision, body = await in_thread(service, work)
-        else:  # the engine holds its own lock: a batch or recorded decision in a thread waits at most one fire
-            decision_id, decision, body = on_loop(service, work)
-        headers = {"Decision-Id": decision_id}
-        if wanted:
-            headers["Location"] = f"/v1/decisions/{decision_id}"
-        return Response(body, media_type=JSONLD if ld else JSON, headers=headers)
+        decision_id, body = await service.answer(raw, token, wanted, render)
+        return Response(body, media_type=JSONLD if render else JSON, headers=decision_headers(decision_id, wanted))
 
     batch_schema = {
         "type": "object", "required": ["requests"], "additionalProperties": False,
@@ -575,7 +591,10 @@ def create_app(config: ServiceConfig, bundle: Bundle | None = None) -> FastAPI:
 
     app.openapi = build_openapi  # type: ignore[method-assign]
 
-    return BundleHeader(app, service.bundle.content_hash, service.metrics)  # type: ignore[return-value]
+    from .fast_route import FastDecisions  # here: fast_route names Service, from this module, for typing only
+
+    fallback = BundleHeader(app, service.bundle.content_hash, service.metrics)
+    return FastDecisions(fallback, service, fallback.header, decision_headers)  # type: ignore[return-value]
 
 
 def _before_scope(name: str, day: date) -> Problem:
