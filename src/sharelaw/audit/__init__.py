@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Mapping
 
 from ..decision import Decision
-from ..engine.stages import validate_request
+from ..engine.stages import Engine, validate_request
 from ..request import SharingRequest
 from ..rules.bundle import Bundle
 from .chain import Problem, VerifyReport, sources_hash, verify
@@ -148,6 +148,22 @@ class AuditLog:
         if archive is not None:
             self._archived.add(archive[0])
         return rec
+
+    def decide_and_record(
+        self,
+        engine: Engine,
+        request: SharingRequest | Mapping[str, Any],
+        *,
+        actor: Actor | Mapping[str, Any],
+    ) -> tuple[Decision, StoredRecord]:
+        """Decide ``request`` with ``engine`` and append the decision: ``engine.decide`` then
+        ``record``, with the request validated once. ``record(decision, d)`` with a dict ``d``
+        must validate ``d`` itself (it cannot know that ``d`` is what the engine was given, or
+        that it has not changed since): a caller holding a dict saves that second validation
+        (~38 µs a record) here, or by passing ``parse_request(d)`` to both."""
+        req = validate_request(request)
+        decision = engine.decide(req)
+        return decision, self.record(decision, req, actor=actor, bundle=engine.bundle)
 
     def record_action(
         self,
