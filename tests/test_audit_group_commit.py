@@ -190,3 +190,54 @@ def test_sigkill_during_group_commits_loses_nothing_acknowledged(log_url):
             assert report.ok, f"round {round_}: {report.render()}"
             missing = reported - {r.record_id for r in log.records()}
             assert not missing, f"round {round_}: {len(missing)} acknowledged record(s) lost"
+
+
+def test_a_record_id_chosen_by_the_caller_is_appended_once_even_within_one_group(log_url, pairs):
+    """``record(record_id=...)`` (the service's Idempotency-Key): a second record with that id,
+    in a later group or in the same one, fails alone with DuplicateRecord; the others stand."""
+    from sharelaw.audit import DuplicateRecord
+
+    bundle, made = pairs
+    with AuditLog.open(log_url) as log:
+        log.archive(bundle)
+        chosen = "ab" * 16
+        first = log.record(made[0][1], made[0][0], actor=ACTOR, record_id=chosen)
+        assert first.decision_id == chosen
+        with pytest.raises(DuplicateRecord):
+            log.record(made[0][1], made[0][0], actor=ACTOR, record_id=chosen)
+        with pytest.raises(ValueError):
+            log.record(made[0][1], made[0][0], actor=ACTOR, record_id="not-hex")
+        outcomes: dict[int, object] = {}
+        gate = threading.Event()
+        store = log.store
+        real_begin = store._begin_append
+
+        def slow_begin() -> None:  # the first leader waits, so the others queue into one group
+            gate.wait(5)
+            real_begin()
+
+        store._begin_append = slow_begin  # type: ignore[method-assign]
+        other = "cd" * 16
+
+        def work(i: int) -> None:
+            try:
+                rid = other if i % 2 == 0 else None  # ten attempts at one id, ten with their own
+                outcomes[i] = log.record(made[i % len(made)][1], made[i % len(made)][0], actor=ACTOR, record_id=rid)
+            except AuditError as exc:
+                outcomes[i] = exc
+
+        workers = [threading.Thread(target=work, args=(i,)) for i in range(20)]
+        for w in workers:
+            w.start()
+        time.sleep(0.5)
+        gate.set()
+        for w in workers:
+            w.join(timeout=60)
+        store._begin_append = real_begin  # type: ignore[method-assign]
+        duplicates = [i for i, o in outcomes.items() if isinstance(o, DuplicateRecord)]
+        assert len(duplicates) == 9 and all(i % 2 == 0 for i in duplicates)
+        assert sum(1 for o in outcomes.values() if not isinstance(o, AuditError)) == 11
+        assert other in log
+        report = log.verify()
+        assert report.ok, report.render()
+        assert report.records == 1 + 11

@@ -18,6 +18,7 @@ docs/audit.md for the record format, the chain, and what the log cannot prove.
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 from datetime import datetime, timezone
@@ -41,7 +42,9 @@ from .record import (
     decision_fields,
     utc_iso,
 )
-from .store import AuditError, LogDamaged, LogNotFound, Store
+from .store import AuditError, DuplicateRecord, LogDamaged, LogNotFound, Store
+
+_RECORD_ID = re.compile(r"[0-9a-f]{32}")
 
 __all__ = [
     "GENESIS_HASH",
@@ -50,6 +53,7 @@ __all__ = [
     "Actor",
     "AuditError",
     "AuditLog",
+    "DuplicateRecord",
     "LogDamaged",
     "LogNotFound",
     "Problem",
@@ -126,13 +130,21 @@ class AuditLog:
         *,
         actor: Actor | Mapping[str, Any],
         bundle: Bundle | None = None,
+        record_id: str | None = None,
     ) -> StoredRecord:
         """Append a decision with the request it answered. The rule bundle it was decided
         under is archived in the log the first time it is seen: pass ``bundle`` (the
         engine's ``engine.bundle``) unless the log already holds it or it is the shipped
-        rules. Returns the stored record; its ``decision_id`` names the decision."""
+        rules. Returns the stored record; its ``decision_id`` names the decision.
+
+        ``record_id`` (32 lower-case hex digits; default: a new random one) fixes the
+        record's id, so that a caller retrying after an unknown outcome can find out
+        whether the first attempt was appended (the service's ``Idempotency-Key``): a second
+        record with the same id is refused by the store (``AuditError``), never appended."""
         if not isinstance(decision, Decision):
             raise TypeError("record() takes the Decision returned by Engine.decide()")
+        if record_id is not None and not (isinstance(record_id, str) and _RECORD_ID.fullmatch(record_id)):
+            raise ValueError(f"record_id must be 32 lower-case hex digits, not {record_id!r}")
         # What the caller hands in is validated (a SharingRequest already is); the Decision
         # the engine built is trusted as it is and dumped without pydantic's serialisation checks.
         req = validate_request(request)
@@ -142,9 +154,9 @@ class AuditLog:
         archive = self._bundle_to_archive(decision.bundle_hash, bundle)
         decided = decision.model_dump(mode="json", warnings=False)
         prepared = Prepared(decision_fields(
-            record_id=uuid.uuid4().hex, recorded_at=utc_iso(self._clock()), actor=actor_model,
+            record_id=record_id or uuid.uuid4().hex, recorded_at=utc_iso(self._clock()), actor=actor_model,
             request=req.model_dump(mode="json", warnings=False), decision=decided))
-        rec = self.store.append(prepared, bundle=archive)
+        rec = self.store.append(prepared, bundle=archive, unique_id=record_id)
         if archive is not None:
             self._archived.add(archive[0])
         return rec

@@ -52,6 +52,14 @@ class LogNotFound(AuditError):
     """There is no audit log at the URL given (and it was not to be created)."""
 
 
+class DuplicateRecord(AuditError):
+    """A record with this id is already in the log: the record was not appended again."""
+
+    def __init__(self, record_id: str) -> None:
+        super().__init__(f"a record {record_id} is already in this log; it was not appended again")
+        self.record_id = record_id
+
+
 class LogDamaged(AuditError):
     """The store itself is damaged: the file is not a database, is truncated, or its
     structure (pages, tables, indexes) is corrupt. ``verify`` reports it as ``store_damaged``."""
@@ -139,6 +147,7 @@ class Store:
         make_body: Callable[[int, str], dict[str, Any]] | Prepared,
         bundle: tuple[str, dict[str, str]] | None = None,
         needs_decision: str | None = None,
+        unique_id: str | None = None,
     ) -> StoredRecord:
         """Append one record: durable when this returns.
 
@@ -149,10 +158,12 @@ class Store:
         head; commit) and wakes the others. A record is acknowledged (this returns) only
         after the commit that holds it. Other processes' appends are serialised by the
         database's lock as before. ``make_body`` is a ``Prepared`` body or a function of
-        (seq, prev_hash) giving the body."""
+        (seq, prev_hash) giving the body. ``unique_id``: the record's id, chosen by the caller
+        (``AuditLog.record(record_id=...)``); if a record with that id is already in the log
+        (or earlier in the same group), this one fails alone with ``DuplicateRecord``."""
         if self.read_only:
             raise AuditError(f"the audit log {self.url} is open read-only: nothing can be appended")
-        pending = _Pending(make_body, bundle, needs_decision)
+        pending = _Pending(make_body, bundle, needs_decision, unique_id)
         with self._queue_lock:
             self._queue.append(pending)
             if not self._leading:
@@ -233,8 +244,14 @@ class Store:
             rows: list[tuple[int, str, str, str, str, str]] = []
             decided: set[str] = set()
             bundles: set[str] = set()
+            ids_here: set[str] = set()
             for p in batch:
                 p.result = p.error = None
+                if p.unique_id is not None:
+                    if p.unique_id in ids_here or self._one(
+                            "SELECT 1 FROM audit_records WHERE record_id = ?", (p.unique_id,)) is not None:
+                        p.error = DuplicateRecord(p.unique_id)
+                        continue
                 if p.needs_decision is not None and p.needs_decision not in decided and self._one(
                     "SELECT 1 FROM audit_records WHERE decision_id = ? AND kind = 'decision'", (p.needs_decision,)
                 ) is None:
@@ -257,6 +274,10 @@ class Store:
                     if self._one("SELECT 1 FROM audit_bundles WHERE hash = ?", (p.bundle[0],)) is None:
                         self._execute("INSERT INTO audit_bundles (hash, sources) VALUES (?, ?)",
                                       (p.bundle[0], canonical_fast(p.bundle[1]).decode("utf-8")))
+                if p.unique_id is not None and ids[0] != p.unique_id:
+                    p.error = AuditError(f"the record's id {ids[0]} is not the one asked for ({p.unique_id})")
+                    continue
+                ids_here.add(ids[0])
                 seq += 1
                 digest = sha256(raw)
                 rows.append((seq, ids[0], ids[1], ids[2], text, digest))
@@ -362,13 +383,15 @@ class Store:
 class _Pending:
     """An append waiting for the group commit that will hold it."""
 
-    __slots__ = ("make_body", "bundle", "needs_decision", "done", "lead", "result", "error")
+    __slots__ = ("make_body", "bundle", "needs_decision", "unique_id", "done", "lead", "result", "error")
 
     def __init__(self, make_body: Callable[[int, str], dict[str, Any]] | Prepared,
-                 bundle: tuple[str, dict[str, str]] | None, needs_decision: str | None) -> None:
+                 bundle: tuple[str, dict[str, str]] | None, needs_decision: str | None,
+                 unique_id: str | None = None) -> None:
         self.make_body = make_body
         self.bundle = bundle
         self.needs_decision = needs_decision
+        self.unique_id = unique_id
         self.done = threading.Event()  # set when committed (or failed), or when handed the lead
         self.lead = False
         self.result: StoredRecord | None = None

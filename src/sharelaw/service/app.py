@@ -12,12 +12,14 @@ response. Fail closed: a fault is a 500 problem with no decision, and nothing re
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
+import re
 import time
 import uuid
 from datetime import date
-from typing import Any, AsyncIterator, Awaitable, Callable, Literal, MutableMapping
+from typing import Any, AsyncIterator, Awaitable, Callable, Literal, MutableMapping, NamedTuple
 
 import anyio
 from fastapi import Depends, FastAPI, Query, Request
@@ -30,7 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .._json import decision_json
 from .._version import __version__
-from ..audit import Action, AuditError, AuditLog, LogNotFound
+from ..audit import Action, AuditError, AuditLog, DuplicateRecord, LogNotFound
 from ..audit.record import Actor
 from ..cli._common import duplicate_key_errors, load_bundle, parse_json_bytes, to_json
 from ..decision import Decision
@@ -95,11 +97,29 @@ class Service:
 
     # ----------------------------------------------------------- deciding
 
-    def decide(self, data: Any, token: Token, record: bool) -> tuple[str, Decision, str | None]:
-        """(decision id, decision, record hash or None). Raises Problem for everything refused."""
+    def decide(self, data: Any, token: Token, record: bool, idempotency_key: str | None = None) -> "Decided":
+        """The decision (and its record). Raises Problem for everything refused.
+
+        With ``idempotency_key`` and ``record``, the record's id is derived from the token's
+        identity and the key (``idempotent_record_id``): if that record is already in the log
+        (an earlier attempt whose answer the client did not get: a timeout, a lost connection),
+        its decision is returned as it was recorded, and nothing is decided or appended again;
+        the same key with a different request is refused (422 ``idempotency_key_reused``)."""
         started = time.perf_counter()
         try:
             request = validate_request(data)
+        except RequestError as exc:
+            raise Problem.from_request_error(exc) from None
+        except Exception as exc:  # EngineError: fail closed, no decision
+            ref = _logged("validating", exc)
+            raise Problem(500, "engine_error", f"internal error while deciding (error {ref}, in the "
+                          "service's log); nothing was decided or recorded") from exc
+        record_id = idempotent_record_id(token.id, idempotency_key) if record and idempotency_key is not None else None
+        if record_id is not None:
+            earlier = self._recorded(record_id, request)
+            if earlier is not None:
+                return earlier
+        try:
             decision = self.engine.decide(request)
         except RequestError as exc:
             raise Problem.from_request_error(exc) from None
@@ -111,20 +131,48 @@ class Service:
                           "service's log); nothing was decided or recorded") from exc
         self.metrics.decided(decision.outcome.value, time.perf_counter() - started)
         if not record:
-            return uuid.uuid4().hex, decision, None
+            return Decided(uuid.uuid4().hex, decision, None)
         log = self.need_log()
         try:
-            rec = log.record(decision, request, actor=Actor.model_validate(token.actor()), bundle=self.bundle)
+            rec = log.record(decision, request, actor=Actor.model_validate(token.actor()), bundle=self.bundle,
+                             record_id=record_id)
+        except DuplicateRecord:
+            # another attempt with the same key was appended meanwhile (a retry racing the first)
+            earlier = self._recorded(record_id or "", request)
+            if earlier is None:  # pragma: no cover - the store said it is there
+                raise Problem(500, "log_error", "the decision could not be recorded; it is not returned") from None
+            return earlier
         except Exception as exc:  # the decision is not returned: it is not durable
             ref = _logged("recording a decision", exc)
             raise Problem(500, "log_error", f"the decision could not be recorded (error {ref}, in the service's "
                           "log); it is not returned") from exc
         self.metrics.appended("decision")
-        return rec.decision_id, decision, rec.hash
+        return Decided(rec.decision_id, decision, rec.hash)
+
+    def _recorded(self, record_id: str, request: SharingRequest) -> "Decided | None":
+        """The decision recorded under ``record_id`` for this same request, if any."""
+        log = self.need_log()
+        try:
+            found = log.get(record_id)
+        except KeyError:
+            return None
+        except Exception as exc:
+            ref = _logged("reading the log", exc)
+            raise Problem(500, "log_error", f"the audit log could not be read (error {ref}, in the service's "
+                          "log); nothing was decided or recorded") from exc
+        if found.request != request.model_dump(mode="json", warnings=False):
+            message = ("this Idempotency-Key was used for a different request; use a new key for a new "
+                       "request")
+            raise Problem(422, "idempotency_key_reused", message + "; nothing was decided or recorded", count=1,
+                          errors=[{"loc": "header.idempotency-key", "message": message,
+                                   "code": "idempotency_key_reused"}])
+        return Decided(found.decision_id, found.decision, found.hash, replayed=True)
 
     async def answer(self, raw: bytes, token: Token, wanted: bool,
-                     render: Callable[[Decision, SharingRequest], dict[str, Any]] | None = None) -> tuple[str, bytes]:
-        """One request's body parsed, decided and serialised: (decision id, document). Raises Problem.
+                     render: Callable[[Decision, SharingRequest], dict[str, Any]] | None = None,
+                     idempotency_key: str | None = None) -> tuple[str, bytes, bool]:
+        """One request's body parsed, decided and serialised: (decision id, document, whether it
+        is an earlier recorded answer given again: ``Service.decide``). Raises Problem.
 
         With ``render`` (JSON-LD) the document is rendered with the request, so that purpose,
         data, consent and parties are described too. Parsing, deciding and serialising are one
@@ -132,16 +180,16 @@ class Service:
         otherwise they run on the event loop (the engine holds its own lock: a batch or recorded
         decision in a thread waits at most one fire).
         """
-        def work() -> tuple[str, bytes]:
+        def work() -> tuple[str, bytes, bool]:
             data = parse_body(raw)
-            decision_id, decision, _ = self.decide(data, token, wanted)
+            done = self.decide(data, token, wanted, idempotency_key)
             if render is not None:
-                document = render(decision, validate_request(data))
-                return decision_id, json.dumps(document, ensure_ascii=False).encode()
-            return decision_id, decision_bytes(decision)
+                document = render(done.decision, validate_request(data))
+                return done.decision_id, json.dumps(document, ensure_ascii=False).encode(), done.replayed
+            return done.decision_id, decision_bytes(done.decision), done.replayed
 
         if wanted or render is not None or len(raw) > ON_LOOP_MAX_BYTES:
-            done: tuple[str, bytes] = await in_thread(self, work)
+            done: tuple[str, bytes, bool] = await in_thread(self, work)
             return done
         return on_loop(self, work)  # type: ignore[no-any-return]
 
@@ -164,12 +212,56 @@ class Service:
         return wanted
 
 
-def decision_headers(decision_id: str, recorded: bool) -> dict[str, str]:
+def decision_headers(decision_id: str, recorded: bool, replayed: bool = False) -> dict[str, str]:
     """The headers of a decision's response (besides the content's and the bundle hash)."""
     headers = {"Decision-Id": decision_id}
     if recorded:
         headers["Location"] = f"/v1/decisions/{decision_id}"
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
     return headers
+
+
+class Decided(NamedTuple):
+    """What ``Service.decide`` gives: the decision's id, the decision, its record's hash (None
+    when not recorded), and whether it is an earlier recorded answer given again."""
+
+    decision_id: str
+    decision: Decision
+    hash: str | None
+    replayed: bool = False
+
+
+#: ``Idempotency-Key`` (draft-ietf-httpapi-idempotency-key-header): visible ASCII, 1-255 characters.
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+
+
+IDEMPOTENCY_PARAMETER = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "With recording: a key of the caller's choosing for this request. A retry with the same key "
+    "(after a timeout or a lost connection) gets the decision recorded by the first attempt, if it was recorded, "
+    "instead of a second record; the same key with a different request is a 422 problem. Without recording it "
+    "changes nothing.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
+}
+
+
+def idempotent_record_id(token_id: str, key: str) -> str:
+    """The record id of the decision a token asked for under ``key``: the same token and key
+    always name the same record, and another token's same key another one."""
+    return hashlib.sha256(f"sharelaw-idempotency\x1f{token_id}\x1f{key}".encode("utf-8")).hexdigest()[:32]
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The request's ``Idempotency-Key``, or None; 422 if it is malformed or given twice."""
+    values = request.headers.getlist("idempotency-key")
+    if not values:
+        return None
+    if len(values) > 1 or not IDEMPOTENCY_KEY.fullmatch(values[0]):
+        message = "Idempotency-Key must be given once, as 1 to 255 visible ASCII characters"
+        raise Problem(422, "idempotency_key_invalid", message + "; nothing was decided or recorded", count=1,
+                      errors=[{"loc": "header.idempotency-key", "message": message, "code": "idempotency_key_invalid"}])
+    return values[0]
 
 
 def decision_bytes(decision: Decision) -> bytes:
@@ -254,6 +346,9 @@ AUTH = (401, 403, 500)
 DECISION_HEADERS = {
     "Decision-Id": {"description": "The decision's id (the audit record's id when recorded).", "schema": {"type": "string"}},
     BUNDLE_HEADER: {"description": "The content hash of the rules that decided.", "schema": {"type": "string"}},
+    "Idempotent-Replayed": {"description": "true: this is the decision recorded earlier under the same "
+                            "Idempotency-Key, given again (nothing was decided or recorded now).",
+                            "schema": {"type": "string", "enum": ["true"]}},
 }
 
 DECISION_LINKS = {
@@ -330,15 +425,18 @@ def create_app(config: ServiceConfig, bundle: Bundle | None = None) -> FastAPI:
     @app.post("/v1/decisions", tags=["decisions"], summary="Decide one sharing request",
               responses=responses(200, _ref("Decision"), 406, 409, 413, 422, 503, *AUTH, headers=DECISION_HEADERS,
                                   links=DECISION_LINKS),
-              openapi_extra={"requestBody": {"required": True, "content": {JSON: {"schema": _ref("SharingRequest")}}}})
+              openapi_extra={"requestBody": {"required": True, "content": {JSON: {"schema": _ref("SharingRequest")}}},
+                             "parameters": [IDEMPOTENCY_PARAMETER]})
     async def decide(request: Request, record: bool | None = record_param, token: Token = need("decider")) -> Response:
         # The same route is served by fast_route.FastDecisions for all but the rarer cases, which it
         # leaves to this one; both call Service.answer and decision_headers.
         wanted = service.record_wanted(record)
+        key = idempotency_key(request)
         render = _jsonld() if JSONLD in request.headers.get("accept", "") else None
         raw = await read_body(request, config.max_body_bytes)
-        decision_id, body = await service.answer(raw, token, wanted, render)
-        return Response(body, media_type=JSONLD if render else JSON, headers=decision_headers(decision_id, wanted))
+        decision_id, body, replayed = await service.answer(raw, token, wanted, render, key)
+        return Response(body, media_type=JSONLD if render else JSON,
+                        headers=decision_headers(decision_id, wanted, replayed))
 
     batch_schema = {
         "type": "object", "required": ["requests"], "additionalProperties": False,
@@ -373,7 +471,7 @@ def create_app(config: ServiceConfig, bundle: Bundle | None = None) -> FastAPI:
                     dups = duplicate_key_errors(item)
                     if dups:
                         raise Problem.from_request_error(RequestError(dups, code="request_duplicate_key"))
-                    decision_id, decision, _ = service.decide(item, token, wanted)
+                    decision_id, decision, _, _ = service.decide(item, token, wanted)
                 except Problem as exc:
                     service.metrics.error(exc.code)
                     results.append({"index": index, "status": exc.status, "problem": exc.document()})

@@ -11,8 +11,8 @@ byte of the body is read:
   ``record=true`` or ``record=false``, and ``record`` allowed by the service's settings;
 - a bearer token that is known and has the decider role (or admin), read as FastAPI's
   ``HTTPBearer`` reads it (the first ``Authorization`` header);
-- no ``application/ld+json`` in the (first) ``Accept`` header, and a ``Content-Length``, if
-  any, of plain digits within the body limit.
+- no ``application/ld+json`` in the (first) ``Accept`` header, no ``Idempotency-Key``, and a
+  ``Content-Length``, if any, of plain digits within the body limit.
 
 Everything else (401, 403, a bad or unusual query, 409, 406, a declared 413, JSON-LD) is
 answered by FastAPI, so those answers are FastAPI's by construction. Once the fast path has
@@ -72,7 +72,7 @@ class FastDecisions:
         service = self.service
         try:
             raw = await self.read_body(receive)
-            decision_id, body = await service.answer(raw, token, wanted)
+            decision_id, body, _ = await service.answer(raw, token, wanted)
         except Problem as exc:  # as the FastAPI app's Problem handler answers it
             service.metrics.error(exc.code)
             await self.respond(send, exc.status, problem_bytes(exc.status, exc.code, exc.detail, **exc.extra),
@@ -102,6 +102,8 @@ class FastDecisions:
             elif name == b"content-length":
                 if length is None:
                     length = value
+            elif name == b"idempotency-key":
+                return None  # a retry's key: the FastAPI route reads and checks it
         if authorization is None or (accept is not None and b"application/ld+json" in accept):
             return None
         if length is not None and not (length.isdigit() and int(length) <= self.limit):
