@@ -195,3 +195,44 @@ def test_a_closed_list_gateway_never_grants_to_a_body_outside_its_list():
                 kind = data[role]["kind"]
                 assert kind in listed(day), (basis.rule_id, role, kind, data["as_at"])
     assert granted >= 20, f"only {granted} generated requests reached a closed-list gateway"
+
+
+# Commencement dates read in the commencement order itself (legalize-uk mirror of
+# legislation.gov.uk): the rule's first day, and the order its in_force source must name.
+COMMENCEMENTS = {
+    # SI 2008/504 art 3(f): "section 14 (disclosure for offender management purposes)",
+    # 1 April 2008, England and Wales.
+    "vires.oma2007.s14.offender_management": ("2008-04-01", "SI 2008/504"),
+    # SI 2018/497 regs 3(g), 5-6: every area's implementation date by 30 September 2019.
+    "vires.ca2004.s16g_4.relevant_agency": ("2019-10-01", "SI 2018/497"),
+    "vires.ca2004.s16h.partner_request": ("2018-06-29", "SI 2018/497"),
+}
+
+
+@pytest.mark.parametrize("rule_id", sorted(COMMENCEMENTS))
+def test_a_commencement_read_in_the_order_is_dated_and_tagged_from_it(rule_id):
+    first_day, order = COMMENCEMENTS[rule_id]
+    window = BUNDLE.rules[rule_id].in_force
+    assert window.start.isoformat() == first_day
+    assert order in (window.source or "") and window.verification in (None, "verified"), window
+
+
+def test_a_power_read_into_a_duty_to_act_in_accordance_with_arrangements_is_flagged_as_a_reading():
+    # CA 2004 s16G(4) is a duty to act in accordance with the partners' arrangements, for
+    # the relevant agencies the partners choose (s16E(1)(b)); no provision confers a power
+    # to disclose. A decision resting on the implied power must say it rests on a reading.
+    request = {
+        "as_at": "2022-06-01", "interaction": "offer",
+        "discloser": {"kind": "nhs_trust", "legal_entity": "t"},
+        "recipient": {"kind": "la_childrens_social_care", "legal_entity": "c"},
+        "subject": {"age": 10, "adult_at_risk": "no", "capacity": "no"},
+        "purpose": "safeguarding_partnership",
+        "data": {"categories": ["identity_contact"], "identifiability": "identifiable",
+                 "in_confidence": "yes", "already_public": "no"},
+        "consent": {"state": "not_sought"},
+        "risk_of_harm": {"level": "welfare_concern", "to": "subject"},
+        "protocols": [],
+    }
+    decision = ENGINE.decide(request)
+    assert "vires.ca2004.s16g_4.relevant_agency" in {b.rule_id for b in decision.basis}
+    assert "vires.ca2004.s16g_4.relevant_agency" in decision.unverified
