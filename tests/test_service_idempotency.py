@@ -212,3 +212,37 @@ def test_a_batch_with_a_key_is_refused_not_recorded_as_if_the_key_were_honoured(
     assert r.status_code == 422, r.text
     assert r.json()["code"] == "idempotency_key_unsupported" and r.json()["errors"][0]["loc"] == "header.idempotency-key"
     assert _count(log) == before
+
+
+def test_attempts_with_one_key_racing_across_two_instances_on_one_postgresql_log_record_once(tmp_path: Any) -> None:
+    """Two service instances (two processes, two connections) share one PostgreSQL log: the
+    head row's lock serialises their appends, so the later one finds the record and is told
+    DuplicateRecord (not a UNIQUE violation, which would be a 500), and every attempt gets it."""
+    from test_audit_common import pg_admin, schema_url
+    import uuid as uuid_module
+
+    admin = pg_admin()
+    schema = "idem_t_" + uuid_module.uuid4().hex[:12]
+    admin.execute(f"CREATE SCHEMA {schema}")
+    log = schema_url(schema)
+    tokens = make_tokens(tmp_path / "tokens.json")
+    servers = [Server({"tokens": str(tmp_path / "tokens.json"), "log": log, "jobs_dir": str(tmp_path / f"j{i}")})
+               for i in range(2)]
+    try:
+        for s in servers:
+            s.wait_ready()
+
+        def attempt(i: int) -> httpx.Response:
+            with client(servers[i % 2], tokens["decider"]) as c:
+                return c.post("/v1/decisions?record=true", json=example(), headers={"Idempotency-Key": "pg-race"})
+
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(attempt, range(8)))
+        assert [r.status_code for r in answers] == [200] * 8, [r.text[:200] for r in answers]
+        assert len({r.headers["decision-id"] for r in answers}) == 1 and len({r.content for r in answers}) == 1
+        assert _count(log) == 1
+    finally:
+        for s in servers:
+            s.stop()
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
