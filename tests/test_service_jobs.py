@@ -133,3 +133,74 @@ def test_a_job_that_fails_to_start_does_not_hold_a_place(tmp_path: Path) -> None
         finally:
             gate.set()
     jobs.close()
+
+
+def test_a_running_job_whose_pid_is_now_another_process_is_shown_failed(tmp_path: Path) -> None:
+    """After a host or container restart the dead worker's pid is soon another live process's
+    (here: this very process, as a restarted worker's often is): the job is not left running."""
+    from sharelaw.service import jobs as jobs_module
+
+    job_id = "ab" * 16
+    (tmp_path / f"{job_id}.json").write_text(json.dumps({
+        "id": job_id, "kind": "replay", "status": "running", "owner": "ico-auditor", "started_at": "x",
+        "finished_at": None, "ok": None, "result": None,
+        "_worker": {"host": jobs_module._HOST, "pid": os.getpid(), "started": "another-boot:1"}}), encoding="utf-8")
+    jobs = Jobs(str(tmp_path))
+    try:
+        state = jobs.get(job_id)
+        assert state is not None and state["status"] == "failed", state
+        assert "_worker" not in state
+        # this process's own running jobs stay running
+        import threading
+
+        release = threading.Event()
+
+        def work() -> tuple[bool, dict[str, Any]]:
+            release.wait(30)
+            return True, {}
+
+        mine = jobs.submit("verify", work, "ico-auditor")
+        assert (jobs.get(mine["id"]) or {})["status"] == "running"
+        release.set()
+    finally:
+        jobs.close()
+
+
+def test_a_long_job_finishing_while_a_sweep_looks_at_its_old_file_keeps_its_result(tmp_path: Path,
+                                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sweep stats a long job's file (written when it started, older than the retention),
+    the job then finishes and writes its result, and the sweep reads that: the result is kept."""
+    from sharelaw.service import jobs as jobs_module
+
+    jobs = Jobs(str(tmp_path), retention_seconds=60)
+    try:
+        import threading
+
+        release = threading.Event()
+
+        def work() -> tuple[bool, dict[str, Any]]:
+            release.wait(30)
+            return True, {"n": 1}
+
+        state = jobs.submit("verify", work, "ico-auditor")
+        path = tmp_path / f"{state['id']}.json"
+        old = time.time() - 3600
+        os.utime(path, (old, old))  # started an hour ago, still running
+        real_read = jobs_module._read
+
+        def read_as_the_job_ends(p: Path) -> Any:
+            if p == path and not release.is_set():
+                release.set()
+                for _ in range(300):  # the job writes its result now, between the sweep's stat and read
+                    if (real_read(p) or {}).get("status") == "done":
+                        break
+                    time.sleep(0.01)
+            return real_read(p)
+
+        monkeypatch.setattr(jobs_module, "_read", read_as_the_job_ends)
+        jobs.sweep()
+        monkeypatch.setattr(jobs_module, "_read", real_read)
+        shown = jobs.get(state["id"])
+        assert shown is not None and shown["status"] == "done" and shown["result"] == {"n": 1}
+    finally:
+        jobs.close()

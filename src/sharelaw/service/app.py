@@ -116,7 +116,7 @@ class Service:
                           "service's log); nothing was decided or recorded") from exc
         record_id = idempotent_record_id(token.id, idempotency_key) if record and idempotency_key is not None else None
         if record_id is not None:
-            earlier = self._recorded(record_id, request)
+            earlier = self._recorded(record_id, request, token)
             if earlier is not None:
                 return earlier
         try:
@@ -138,7 +138,7 @@ class Service:
                              record_id=record_id)
         except DuplicateRecord:
             # another attempt with the same key was appended meanwhile (a retry racing the first)
-            earlier = self._recorded(record_id or "", request)
+            earlier = self._recorded(record_id or "", request, token)
             if earlier is None:  # pragma: no cover - the store said it is there
                 raise Problem(500, "log_error", "the decision could not be recorded; it is not returned") from None
             return earlier
@@ -149,8 +149,12 @@ class Service:
         self.metrics.appended("decision")
         return Decided(rec.decision_id, decision, rec.hash)
 
-    def _recorded(self, record_id: str, request: SharingRequest) -> "Decided | None":
-        """The decision recorded under ``record_id`` for this same request, if any."""
+    def _recorded(self, record_id: str, request: SharingRequest, token: Token) -> "Decided | None":
+        """The decision recorded under ``record_id`` for this same request by this same actor, if any.
+
+        The record id names the token by its id only, and token ids are unique within one token
+        file, not across the instances that share a log: a record whose actor is not this
+        token's is another identity's, and is never given to this one (refused like a reused key)."""
         log = self.need_log()
         try:
             found = log.get(record_id)
@@ -160,7 +164,11 @@ class Service:
             ref = _logged("reading the log", exc)
             raise Problem(500, "log_error", f"the audit log could not be read (error {ref}, in the service's "
                           "log); nothing was decided or recorded") from exc
-        if found.request != request.model_dump(mode="json", warnings=False):
+        try:
+            same_actor = found.actor == Actor.model_validate(token.actor())
+        except Exception:  # noqa: BLE001 - an unreadable actor is not this token's
+            same_actor = False
+        if not same_actor or found.request != request.model_dump(mode="json", warnings=False):
             message = ("this Idempotency-Key was used for a different request; use a new key for a new "
                        "request")
             raise Problem(422, "idempotency_key_reused", message + "; nothing was decided or recorded", count=1,
@@ -170,9 +178,10 @@ class Service:
 
     async def answer(self, raw: bytes, token: Token, wanted: bool,
                      render: Callable[[Decision, SharingRequest], dict[str, Any]] | None = None,
-                     idempotency_key: str | None = None) -> tuple[str, bytes, bool]:
-        """One request's body parsed, decided and serialised: (decision id, document, whether it
-        is an earlier recorded answer given again: ``Service.decide``). Raises Problem.
+                     idempotency_key: str | None = None) -> tuple[str, bytes, str | None]:
+        """One request's body parsed, decided and serialised: (decision id, document, and for an
+        earlier recorded answer given again (``Service.decide``) the bundle hash it was decided
+        under, else None). Raises Problem.
 
         With ``render`` (JSON-LD) the document is rendered with the request, so that purpose,
         data, consent and parties are described too. Parsing, deciding and serialising are one
@@ -180,16 +189,17 @@ class Service:
         otherwise they run on the event loop (the engine holds its own lock: a batch or recorded
         decision in a thread waits at most one fire).
         """
-        def work() -> tuple[str, bytes, bool]:
+        def work() -> tuple[str, bytes, str | None]:
             data = parse_body(raw)
             done = self.decide(data, token, wanted, idempotency_key)
+            replayed = done.decision.bundle_hash if done.replayed else None
             if render is not None:
                 document = render(done.decision, validate_request(data))
-                return done.decision_id, json.dumps(document, ensure_ascii=False).encode(), done.replayed
-            return done.decision_id, decision_bytes(done.decision), done.replayed
+                return done.decision_id, json.dumps(document, ensure_ascii=False).encode(), replayed
+            return done.decision_id, decision_bytes(done.decision), replayed
 
         if wanted or render is not None or len(raw) > ON_LOOP_MAX_BYTES:
-            done: tuple[str, bytes, bool] = await in_thread(self, work)
+            done: tuple[str, bytes, str | None] = await in_thread(self, work)
             return done
         return on_loop(self, work)  # type: ignore[no-any-return]
 
@@ -212,13 +222,16 @@ class Service:
         return wanted
 
 
-def decision_headers(decision_id: str, recorded: bool, replayed: bool = False) -> dict[str, str]:
-    """The headers of a decision's response (besides the content's and the bundle hash)."""
+def decision_headers(decision_id: str, recorded: bool, replayed: str | None = None) -> dict[str, str]:
+    """The headers of a decision's response (besides the content's, and the bundle hash but for
+    ``replayed``: an earlier recorded answer given again, decided under the bundle hash given,
+    which need not be this service's if its rules changed since; ``BundleHeader`` leaves it)."""
     headers = {"Decision-Id": decision_id}
     if recorded:
         headers["Location"] = f"/v1/decisions/{decision_id}"
-    if replayed:
+    if replayed is not None:
         headers["Idempotent-Replayed"] = "true"
+        headers[BUNDLE_HEADER] = replayed
     return headers
 
 
@@ -450,6 +463,12 @@ def create_app(config: ServiceConfig, bundle: Bundle | None = None) -> FastAPI:
               openapi_extra={"requestBody": {"required": True, "content": {JSON: {"schema": batch_schema}}}})
     async def batch(request: Request, record: bool | None = record_param, token: Token = need("decider")) -> Response:
         wanted = service.record_wanted(record)
+        if "idempotency-key" in request.headers:
+            # never ignored silently: a caller sending one expects a retry not to record twice
+            message = "a batch takes no Idempotency-Key: retry its items as single decisions, each with its key"
+            raise Problem(422, "idempotency_key_unsupported", message + "; nothing was decided or recorded",
+                          count=1, errors=[{"loc": "header.idempotency-key", "message": message,
+                                            "code": "idempotency_key_unsupported"}])
         raw = await read_body(request, config.max_batch_body_bytes)
         data = await in_thread(service, lambda: parse_body(raw, duplicates=False))  # up to 16 MiB: off the loop
         top = duplicate_key_errors(data, shallow=True)
@@ -763,7 +782,10 @@ class BundleHeader:
 
         async def add_header(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + [self.header]
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == self.header[0] for name, _ in headers):  # a replay's own
+                    headers.append(self.header)
+                message["headers"] = headers
                 route = scope.get("route")
                 self.metrics.request(getattr(route, "path", "<unmatched>"), message["status"])
             await send(message)

@@ -69,7 +69,7 @@ class Jobs:
             job_id = uuid.uuid4().hex
             state: dict[str, Any] = {"id": job_id, "kind": kind, "status": "running", "owner": owner,
                                      "started_at": _now(), "finished_at": None, "ok": None, "result": None,
-                                     _PRIVATE: {"host": _HOST, "pid": os.getpid()}}
+                                     _PRIVATE: {"host": _HOST, "pid": os.getpid(), "started": _started(os.getpid())}}
             self._write(state)
         except BaseException:
             with self._lock:
@@ -123,6 +123,9 @@ class Jobs:
                 data = _read(path)
                 if data is not None and data.get("status") == "running" and not _orphaned(data):
                     continue  # still running (a long replay): its file is rewritten when it ends
+                finished = _finished(data)
+                if finished is not None and finished >= horizon:
+                    continue  # it finished after the stat above (a long job ending now): kept
                 path.unlink()
                 removed += 1
             except FileNotFoundError:
@@ -153,7 +156,12 @@ def _shown(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def _orphaned(state: dict[str, Any]) -> bool:
-    """Whether a running job's worker, on this host, is gone (another host's: unknown, so no)."""
+    """Whether a running job's worker, on this host, is gone (another host's: unknown, so no).
+
+    A pid alone does not name a process: after a restart of the host or of a container (whose
+    pids start again from 1, under the same host name) the dead worker's pid is soon another
+    live process's, often the new worker's own. So the worker's start (boot and start time,
+    ``_started``) is kept with its pid, and a pid now started otherwise is not that worker."""
     worker = state.get(_PRIVATE)
     if not isinstance(worker, dict) or worker.get("host") != _HOST or not isinstance(worker.get("pid"), int):
         return not isinstance(worker, dict)  # a file without a worker is from no live process
@@ -162,8 +170,33 @@ def _orphaned(state: dict[str, Any]) -> bool:
     except ProcessLookupError:
         return True
     except PermissionError:
-        return False  # alive, another user's
+        pass  # alive, another user's
+    started = worker.get("started")
+    if isinstance(started, str):
+        now = _started(worker["pid"])
+        if now is not None and now != started:
+            return True  # the pid is another process's now
     return False
+
+
+def _started(pid: int) -> str | None:
+    """When process ``pid`` started, as ``BOOT_ID:TICKS`` (Linux /proc); None where unknown."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+        ticks = stat[stat.rindex(")") + 2:].split()[19]  # field 22, starttime (after the command's parentheses)
+    except (OSError, ValueError, IndexError):
+        return None
+    return f"{boot}:{ticks}"
+
+
+def _finished(state: dict[str, Any] | None) -> float | None:
+    """When a job finished (seconds since the epoch), from its state; None if not stated."""
+    value = state.get("finished_at") if state is not None else None
+    try:
+        return datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        return None
 
 
 def _now() -> str:
