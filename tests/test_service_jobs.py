@@ -204,3 +204,13 @@ def test_a_long_job_finishing_while_a_sweep_looks_at_its_old_file_keeps_its_resu
         assert shown is not None and shown["status"] == "done" and shown["result"] == {"n": 1}
     finally:
         jobs.close()
+
+
+def test_a_job_submitted_after_close_is_refused_and_does_not_hold_a_place(tmp_path: Path) -> None:
+    jobs = Jobs(str(tmp_path / "jobs"), max_jobs=1)
+    jobs.close()
+    with pytest.raises(RuntimeError):
+        jobs.submit("verify", lambda: (True, {}), "x")
+    (state_file,) = (tmp_path / "jobs").glob("*.json")
+    assert json.loads(state_file.read_text())["status"] == "failed"  # never left "running"
+    assert jobs._held == 0

@@ -90,7 +90,18 @@ class Jobs:
                     with self._lock:
                         self._held -= 1
 
-        self._pool.submit(run)
+        try:
+            self._pool.submit(run)
+        except BaseException as exc:  # the pool is shut down (a submit racing close()): the job never runs
+            state.update(status="failed", ok=False, finished_at=_now(),
+                         result={"error": f"the job could not be started: {type(exc).__name__}: {exc}"})
+            with self._lock:
+                self._held -= 1
+            try:
+                self._write(state)
+            except OSError:
+                pass  # its file says running; the worker is ending, so a reader will see it orphaned
+            raise
         return _shown(state)
 
     def get(self, job_id: str) -> dict[str, Any] | None:
