@@ -170,9 +170,18 @@ def pinned(cpu: int | None) -> list[str]:
 
 
 def pin_process(pid: int, cpu: int) -> None:
-    """Every thread of ``pid`` onto ``cpu`` (threads it starts later inherit it)."""
+    """Every thread of ``pid`` and of its descendants (granian's workers) onto ``cpu``.
+
+    Threads and processes started later inherit it.
+    """
     for tid in os.listdir(f"/proc/{pid}/task"):
         os.sched_setaffinity(int(tid), {cpu})
+        try:
+            children = Path(f"/proc/{pid}/task/{tid}/children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            pin_process(int(child), cpu)
 
 
 def open_loop(url: str, token: str, bodies: list[Path], rate: float, seconds: float, cpu: int) -> dict[str, float]:
