@@ -20,8 +20,15 @@ pinned server), then benchmarks/open_loop.py, an open-loop generator on 32 conne
 steady 50%, 60%, 70% and 80% of that peak (FRACTIONS) for SECONDS each, latency counted
 from each request's scheduled send time (coordinated omission corrected): the server's
 latency at a given rate, without the generator's bursts or its competing for the server's
-core. Other processes on the machine still share both cores: state the load average with
-the figures.
+core. Then (``--sustained STEPS``, default 5) the highest steady rate the pinned server
+*sustains* is found by bisection between the best sustained fraction and the closed-loop
+peak: sustained means the generator achieved at least 99% of the rate asked and no answer
+waited 1 s or more (a queue growing through the run shows as both). A closed loop of C
+connections keeps C requests in flight and lets the server batch its wake-ups, so its peak
+is more than the server can take as steady arrivals; the goal's "80% of the peak rate" is
+then read both ways: at 80% of the closed-loop peak, and at 80% of the sustained rate.
+Other processes on the machine still share both cores: state the load average with the
+figures.
 """
 
 from __future__ import annotations
@@ -197,6 +204,28 @@ def open_loop(url: str, token: str, bodies: list[Path], rate: float, seconds: fl
 
 #: The steady rates of the open-loop runs, as fractions of the pinned server's peak (wrk, C connections).
 FRACTIONS = (0.5, 0.6, 0.7, 0.8)
+#: A steady rate is sustained when the server answers it as it comes: the generator achieves at
+#: least this share of the rate asked, and no answer waits a second or more (a queue that grows
+#: through the run shows as both). Independent of the 10 ms goal it is used to test.
+SUSTAINED_SHARE = 0.99
+SUSTAINED_MAX_S = 1.0
+
+
+def sustained(result: dict[str, float]) -> bool:
+    return result["achieved"] >= SUSTAINED_SHARE * result["rate"] and result["max"] < SUSTAINED_MAX_S
+
+
+def sustained_peak(url: str, token: str, files: list[Path], low: float, high: float, seconds: float, cpu: int,
+                   steps: int) -> tuple[float, list[tuple[float, bool]]]:
+    """The highest steady rate the server sustains (``sustained``), by bisection between ``low``
+    (assumed sustained) and ``high`` (the closed-loop peak), ``steps`` runs of ``seconds``."""
+    tried: list[tuple[float, bool]] = []
+    for _ in range(steps):
+        mid = (low + high) / 2
+        ok = sustained(open_loop(url, token, files, mid, seconds, cpu))
+        tried.append((mid, ok))
+        low, high = (mid, high) if ok else (low, mid)
+    return low, tried
 
 
 def pinned_rows(args: argparse.Namespace, d: Path, token: str, bodies: list[bytes]) -> list[tuple[Any, ...]]:
@@ -225,6 +254,19 @@ def pinned_rows(args: argparse.Namespace, d: Path, token: str, bodies: list[byte
         for fraction in FRACTIONS:
             got = open_loop(server.url, token, files, fraction * peak["rate"], args.open_loop, load_cpu)
             rows.append((f"pinned: open loop at {fraction:.0%} of peak", got))
+        if args.sustained:
+            low = max([0.3 * peak["rate"]] + [r["rate"] for _, r in rows if "achieved" in r and sustained(r)])
+            best, tried = sustained_peak(server.url, token, files, low, peak["rate"], args.open_loop, load_cpu,
+                                         args.sustained)
+            print("sustained-rate search (rate asked, sustained?): "
+                  + ", ".join(f"{rate:.0f}/s {'yes' if ok else 'no'}" for rate, ok in tried), flush=True)
+            at = open_loop(server.url, token, files, best, args.open_loop, load_cpu)
+            rows.append(("pinned: open loop, highest sustained", at))
+            got = open_loop(server.url, token, files, 0.8 * best, args.open_loop, load_cpu)
+            rows.append(("pinned: open loop at 80% of sustained", got))
+            print(f"highest sustained steady rate: {best:.0f}/s = {best / peak['rate']:.2f}x the closed-loop peak "
+                  f"({peak['rate']:.0f}/s); at 80% of it ({0.8 * best:.0f}/s) p99 {got['p99'] * 1000:.2f} ms: goal "
+                  f"p99 <= 10 ms {'met' if got['p99'] <= 0.010 and sustained(got) else 'missed'}", flush=True)
     finally:
         server.stop()
     # The generator's own floor: the same rate against a canned 30 KB answer on the server's core.
@@ -266,6 +308,9 @@ def main() -> None:
     parser.add_argument("--record", action="store_true", help="record every decision in a SQLite log")
     parser.add_argument("--wrk", type=float, default=0, metavar="SECONDS",
                         help="also measure each server with wrk for this long per run (needs wrk on the PATH)")
+    parser.add_argument("--sustained", type=int, default=5, metavar="STEPS",
+                        help="with --open-loop: find the highest steady rate the pinned server sustains, by "
+                        "bisection in STEPS runs, and measure p99 at 80%% of it (0: skip; default 5)")
     parser.add_argument("--open-loop", type=float, default=0, metavar="SECONDS",
                         help="also a 1-worker server pinned to one core, wrk and an open-loop generator pinned to "
                         "another, this long per measurement (needs wrk and taskset)")
