@@ -46,6 +46,8 @@ def test_a_retry_with_the_same_key_gets_the_first_recorded_decision_and_records_
         assert again.headers["location"] == first.headers["location"]
         assert again.content == first.content  # the same bytes as the first answer
         assert _count(log) == before + 1
+        metrics = client(server, tokens["auditor"]).get("/metrics").text
+        assert "sharelaw_idempotent_replays_total 1\n" in metrics  # the first test to replay in this server
         # the recorded decision is the one both answers name
         shown = c.get(first.headers["location"]).json()
         assert shown["record"]["decision_id"] == first.headers["decision-id"]

@@ -174,6 +174,7 @@ class Service:
             raise Problem(422, "idempotency_key_reused", message + "; nothing was decided or recorded", count=1,
                           errors=[{"loc": "header.idempotency-key", "message": message,
                                    "code": "idempotency_key_reused"}])
+        self.metrics.replayed()
         return Decided(found.decision_id, found.decision, found.hash, replayed=True)
 
     async def answer(self, raw: bytes, token: Token, wanted: bool,

@@ -20,6 +20,7 @@ class Metrics:
         self.errors: Counter[str] = Counter()
         self.appends: Counter[str] = Counter()
         self.requests: Counter[tuple[str, int]] = Counter()
+        self.replays = 0
         self._bucket_counts = [0] * len(BUCKETS)
         self._sum = 0.0
         self._count = 0
@@ -40,6 +41,10 @@ class Metrics:
     def appended(self, kind: str) -> None:
         with self._lock:
             self.appends[kind] += 1
+
+    def replayed(self) -> None:
+        with self._lock:
+            self.replays += 1
 
     def request(self, route: str, status: int) -> None:
         with self._lock:
@@ -63,6 +68,10 @@ class Metrics:
             out += ["# HELP sharelaw_log_appends_total Records appended to the audit log, by kind.",
                     "# TYPE sharelaw_log_appends_total counter"]
             out += [f'sharelaw_log_appends_total{{kind="{k}"}} {n}' for k, n in sorted(self.appends.items())]
+            out += ["# HELP sharelaw_idempotent_replays_total Recorded decisions given again for a retried "
+                    "Idempotency-Key (nothing decided or appended).",
+                    "# TYPE sharelaw_idempotent_replays_total counter",
+                    f"sharelaw_idempotent_replays_total {self.replays}"]
             out += ["# HELP sharelaw_http_requests_total HTTP requests answered, by route and status.",
                     "# TYPE sharelaw_http_requests_total counter"]
             out += [f'sharelaw_http_requests_total{{route="{r}",status="{s}"}} {n}'
