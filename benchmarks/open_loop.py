@@ -46,6 +46,18 @@ def uvloop_run(work: Coroutine[Any, Any, T]) -> T:
     return uvloop.run(work)
 
 
+async def read_message(reader: asyncio.StreamReader) -> bytes:
+    """One HTTP/1.1 message (a request or a response) read whole; returns its head."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return head
+
+
 async def run(url: str, token: str, bodies: list[bytes], rate: float, seconds: float, connections: int,
               ) -> dict[str, float]:
     parts = urlsplit(url)
@@ -67,13 +79,7 @@ async def run(url: str, token: str, bodies: list[bytes], rate: float, seconds: f
                 return
             lags.append(time.perf_counter() - due)
             writer.write(requests[i % len(requests)])
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n")[1:]:
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            await reader.readexactly(length)
+            head = await read_message(reader)
             latencies.append(time.perf_counter() - due)
             if not head.startswith(b"HTTP/1.1 200 "):
                 errors += 1
@@ -105,13 +111,7 @@ async def canned(port: int, size: int) -> None:
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                await reader.readexactly(length)
+                await read_message(reader)
                 writer.write(answer)
         except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()

@@ -43,6 +43,30 @@ def pairs():
         engine.close()
 
 
+def in_one_group(log: AuditLog, work, n: int) -> None:
+    """Run ``work(i)`` for i < n on n threads while the first group commit's leader is held
+    back, so that the appends queue up behind it and are committed together."""
+    gate = threading.Event()
+    store = log.store
+    real_begin = store._begin_append
+
+    def slow_begin() -> None:
+        gate.wait(5)
+        real_begin()
+
+    store._begin_append = slow_begin  # type: ignore[method-assign]
+    try:
+        workers = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+        for w in workers:
+            w.start()
+        time.sleep(0.5)
+        gate.set()
+        for w in workers:
+            w.join(timeout=60)
+    finally:
+        store._begin_append = real_begin  # type: ignore[method-assign]
+
+
 def _count_commits(monkeypatch) -> list[int]:
     commits = [0]
     real = Store._commit
@@ -97,15 +121,6 @@ def test_in_one_group_a_bad_record_fails_alone(log_url, pairs):
         log.archive(bundle)
         first = log.record(made[0][1], made[0][0], actor=ACTOR)
         outcomes: dict[int, object] = {}
-        gate = threading.Event()
-        store = log.store
-        real_begin = store._begin_append
-
-        def slow_begin() -> None:  # the first leader waits, so the others queue up behind it
-            gate.wait(5)
-            real_begin()
-
-        store._begin_append = slow_begin  # type: ignore[method-assign]
 
         def work(i: int) -> None:
             try:
@@ -118,13 +133,7 @@ def test_in_one_group_a_bad_record_fails_alone(log_url, pairs):
             except AuditError as exc:
                 outcomes[i] = exc
 
-        workers = [threading.Thread(target=work, args=(i,)) for i in range(30)]
-        for w in workers:
-            w.start()
-        time.sleep(0.5)
-        gate.set()
-        for w in workers:
-            w.join(timeout=60)
+        in_one_group(log, work, 30)
         failed = sorted(i for i, o in outcomes.items() if isinstance(o, AuditError))
         assert failed == [i for i in range(30) if i % 3 == 0]
         assert all("no decision" in str(outcomes[i]) for i in failed)
@@ -208,15 +217,6 @@ def test_a_record_id_chosen_by_the_caller_is_appended_once_even_within_one_group
         with pytest.raises(ValueError):
             log.record(made[0][1], made[0][0], actor=ACTOR, record_id="not-hex")
         outcomes: dict[int, object] = {}
-        gate = threading.Event()
-        store = log.store
-        real_begin = store._begin_append
-
-        def slow_begin() -> None:  # the first leader waits, so the others queue into one group
-            gate.wait(5)
-            real_begin()
-
-        store._begin_append = slow_begin  # type: ignore[method-assign]
         other = "cd" * 16
 
         def work(i: int) -> None:
@@ -226,14 +226,7 @@ def test_a_record_id_chosen_by_the_caller_is_appended_once_even_within_one_group
             except AuditError as exc:
                 outcomes[i] = exc
 
-        workers = [threading.Thread(target=work, args=(i,)) for i in range(20)]
-        for w in workers:
-            w.start()
-        time.sleep(0.5)
-        gate.set()
-        for w in workers:
-            w.join(timeout=60)
-        store._begin_append = real_begin  # type: ignore[method-assign]
+        in_one_group(log, work, 20)
         duplicates = [i for i, o in outcomes.items() if isinstance(o, DuplicateRecord)]
         assert len(duplicates) == 9 and all(i % 2 == 0 for i in duplicates)
         assert sum(1 for o in outcomes.values() if not isinstance(o, AuditError)) == 11

@@ -106,21 +106,15 @@ class Service:
         its decision is returned as it was recorded, and nothing is decided or appended again;
         the same key with a different request is refused (422 ``idempotency_key_reused``)."""
         started = time.perf_counter()
+        record_id = idempotent_record_id(token.id, idempotency_key) if record and idempotency_key is not None else None
         try:
             request = validate_request(data)
-        except RequestError as exc:
-            raise Problem.from_request_error(exc) from None
-        except Exception as exc:  # EngineError: fail closed, no decision
-            ref = _logged("validating", exc)
-            raise Problem(500, "engine_error", f"internal error while deciding (error {ref}, in the "
-                          "service's log); nothing was decided or recorded") from exc
-        record_id = idempotent_record_id(token.id, idempotency_key) if record and idempotency_key is not None else None
-        if record_id is not None:
-            earlier = self._recorded(record_id, request, token)
+            earlier = self._recorded(record_id, request, token) if record_id is not None else None
             if earlier is not None:
                 return earlier
-        try:
             decision = self.engine.decide(request)
+        except Problem:
+            raise  # from _recorded: a reused key, or the log unreadable
         except RequestError as exc:
             raise Problem.from_request_error(exc) from None
         except Exception as exc:  # EngineError, or anything else: fail closed, no decision
@@ -171,9 +165,8 @@ class Service:
         if not same_actor or found.request != request.model_dump(mode="json", warnings=False):
             message = ("this Idempotency-Key was used for a different request; use a new key for a new "
                        "request")
-            raise Problem(422, "idempotency_key_reused", message + "; nothing was decided or recorded", count=1,
-                          errors=[{"loc": "header.idempotency-key", "message": message,
-                                   "code": "idempotency_key_reused"}])
+            raise Problem.one_field("idempotency_key_reused", "header.idempotency-key", message,
+                                    detail=message + "; nothing was decided or recorded")
         self.metrics.replayed()
         return Decided(found.decision_id, found.decision, found.hash, replayed=True)
 
@@ -213,8 +206,8 @@ class Service:
         if self.config.record_required:
             if record is False:
                 message = "this service records every decision (--record required): record=false is refused"
-                raise Problem(422, "record_required", message + "; nothing was decided", count=1,
-                              errors=[{"loc": "query.record", "message": message, "code": "record_required"}])
+                raise Problem.one_field("record_required", "query.record", message,
+                                        detail=message + "; nothing was decided")
             self.need_log()
             return True
         wanted = self.config.record_default if record is None else record
@@ -273,8 +266,8 @@ def idempotency_key(request: Request) -> str | None:
         return None
     if len(values) > 1 or not IDEMPOTENCY_KEY.fullmatch(values[0]):
         message = "Idempotency-Key must be given once, as 1 to 255 visible ASCII characters"
-        raise Problem(422, "idempotency_key_invalid", message + "; nothing was decided or recorded", count=1,
-                      errors=[{"loc": "header.idempotency-key", "message": message, "code": "idempotency_key_invalid"}])
+        raise Problem.one_field("idempotency_key_invalid", "header.idempotency-key", message,
+                                detail=message + "; nothing was decided or recorded")
     return values[0]
 
 
@@ -467,9 +460,8 @@ def create_app(config: ServiceConfig, bundle: Bundle | None = None) -> FastAPI:
         if "idempotency-key" in request.headers:
             # never ignored silently: a caller sending one expects a retry not to record twice
             message = "a batch takes no Idempotency-Key: retry its items as single decisions, each with its key"
-            raise Problem(422, "idempotency_key_unsupported", message + "; nothing was decided or recorded",
-                          count=1, errors=[{"loc": "header.idempotency-key", "message": message,
-                                            "code": "idempotency_key_unsupported"}])
+            raise Problem.one_field("idempotency_key_unsupported", "header.idempotency-key", message,
+                                    detail=message + "; nothing was decided or recorded")
         raw = await read_body(request, config.max_batch_body_bytes)
         data = await in_thread(service, lambda: parse_body(raw, duplicates=False))  # up to 16 MiB: off the loop
         top = duplicate_key_errors(data, shallow=True)
@@ -481,8 +473,7 @@ def create_app(config: ServiceConfig, bundle: Bundle | None = None) -> FastAPI:
         items: list[Any] = data["requests"]
         if len(items) > config.max_batch:
             message = f"{len(items)} requests; a batch holds at most {config.max_batch}"
-            raise Problem(422, "batch_too_large", message, count=1,
-                          errors=[{"loc": "requests", "message": message, "code": "too_many"}])
+            raise Problem.one_field("batch_too_large", "requests", message, error_code="too_many")
 
         def run() -> list[dict[str, Any]]:
             results = []
@@ -580,8 +571,7 @@ def create_app(config: ServiceConfig, bundle: Bundle | None = None) -> FastAPI:
             if day < SCOPE_START:
                 raise _before_scope(name, day)
         if end < start:
-            raise Problem(422, "parameters_invalid", "to is before from", count=1,
-                          errors=[{"loc": "query.to", "message": "to is before from", "code": "date_order"}])
+            raise Problem.one_field("parameters_invalid", "query.to", "to is before from", error_code="date_order")
         doc = await in_thread(service, lambda: diff_document(service.bundle, start, end))
         return Response(to_json(doc).encode(), media_type=JSON)
 
@@ -717,8 +707,7 @@ def create_app(config: ServiceConfig, bundle: Bundle | None = None) -> FastAPI:
 
 def _before_scope(name: str, day: date) -> Problem:
     message = f"{day.isoformat()} is before {SCOPE_START.isoformat()}: out of scope"
-    return Problem(422, "parameters_invalid", message, count=1,
-                   errors=[{"loc": f"query.{name}", "message": message, "code": "out_of_scope"}])
+    return Problem.one_field("parameters_invalid", f"query.{name}", message, error_code="out_of_scope")
 
 
 def _jsonld() -> Callable[[Decision, SharingRequest], dict[str, Any]]:

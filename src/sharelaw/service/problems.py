@@ -31,6 +31,14 @@ class Problem(Exception):
         return problem_document(self.status, self.code, self.detail, **self.extra)
 
     @classmethod
+    def one_field(cls, code: str, loc: str, message: str, *, detail: str | None = None,
+                  error_code: str | None = None) -> "Problem":
+        """A 422 naming one bad field (a query parameter, a header): the document of a request
+        error with one entry, ``detail`` (default: the message) on top."""
+        return cls(422, code, message if detail is None else detail, count=1,
+                   errors=[{"loc": loc, "message": message, "code": error_code or code}])
+
+    @classmethod
     def from_request_error(cls, exc: RequestError, status: int = 422) -> "Problem":
         doc = exc.to_dict()
         detail = f"{doc['count']} error(s) in the request; nothing was decided or recorded"
